@@ -1,0 +1,141 @@
+"""The partner feeds the warehouse ingests: their raw tables and how their files are read."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from parkdw.ceb import spec
+from parkdw.ceb.reader import read_ceb_file
+from parkdw.ingest.records import RecordDone, Rejected, Row, SourceRejected
+
+
+@dataclass(frozen=True)
+class CsvFeed:
+    """A delimited partner file: one raw row per data line, columns as delivered (text)."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    key: str  # column that identifies a record in error messages
+    pattern: str  # glob of the feed's files inside a day folder
+
+    def read(self, path: Path, source: str | None = None) -> Iterator[Row | RecordDone | Rejected]:
+        return read_csv_file(self, path, source or str(path))
+
+
+@dataclass(frozen=True)
+class CebFeed:
+    """CEB export XML messages from the China E-port exchange."""
+
+    name: str = "customs"
+    pattern: str = "*.xml"
+
+    def read(self, path: Path, source: str | None = None) -> Iterator[Row | RecordDone | Rejected]:
+        return read_ceb_file(path, source)
+
+
+REGISTRY = CsvFeed(
+    name="registry",
+    table="registry_enterprise",
+    columns=(
+        "credit_code", "customs_code", "enterprise_name", "enterprise_type",
+        "entry_date", "status", "status_date",
+    ),
+    required=("credit_code", "enterprise_type", "entry_date", "status"),
+    key="credit_code",
+    pattern="park_enterprises*.csv",
+)
+
+FX = CsvFeed(
+    name="fx",
+    table="fx_central_parity",
+    columns=("rate_date", "currency_pair", "rate"),
+    required=("rate_date", "currency_pair", "rate"),
+    key="currency_pair",
+    pattern="cny_central_parity*.csv",
+)
+
+CUSTOMS = CebFeed()
+
+# Feed name -> (feed, folder under the landing root that holds its day folders).
+FEEDS: dict[str, tuple[CsvFeed | CebFeed, str]] = {
+    "customs": (CUSTOMS, "customs"),
+    "registry": (REGISTRY, "reference/registry"),
+    "fx": (FX, "reference/fx"),
+}
+
+# The CLI/DAG partner names and the feeds each one covers.
+PARTNERS: dict[str, tuple[str, ...]] = {
+    "customs": ("customs",),
+    "reference": ("registry", "fx"),
+}
+
+
+def all_raw_tables() -> dict[str, list[str]]:
+    """Every raw table and its delivered columns (lineage columns are added by the DDL)."""
+    tables: dict[str, list[str]] = {}
+    for kind in spec.MESSAGE_ENTITIES.values():
+        tables[kind.head_table] = spec.head_columns(kind)
+        if kind.line:
+            tables[kind.line_table] = spec.line_columns(kind)
+    for feed in (REGISTRY, FX):
+        tables[feed.table] = list(feed.columns)
+    return tables
+
+
+def _decode_text(path: Path) -> tuple[io.TextIOBase, str]:
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head.startswith(codecs.BOM_UTF8):
+        return open(path, encoding="utf-8-sig", newline=""), "utf-8-sig"
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            for _ in iter(lambda: f.read(1 << 20), ""):
+                pass
+        return open(path, encoding="utf-8", newline=""), "utf-8"
+    except UnicodeDecodeError:
+        return open(path, encoding="gb18030", newline=""), "gbk"
+
+
+def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | RecordDone | Rejected]:
+    text, _encoding = _decode_text(path)
+    with text:
+        reader = csv.reader(text)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise SourceRejected("empty_file", f"{source}: empty file, expected header {','.join(feed.columns)}")
+        header = [h.strip() for h in header]
+        missing = [c for c in feed.columns if c not in header]
+        if missing:
+            raise SourceRejected(
+                "header", f"{source}: header lacks column(s) {', '.join(missing)} (found: {','.join(header)})"
+            )
+        index = [header.index(c) for c in feed.columns]
+        record_no = 0
+        for line in reader:
+            if not line:
+                continue
+            record_no += 1
+            raw_text = ",".join(line)
+            if len(line) != len(header):
+                yield Rejected(record_no, "field_count", f"{source}: record {record_no} (line {reader.line_num}): "
+                               f"{len(line)} fields, header has {len(header)}", raw_text=raw_text)
+                continue
+            values = tuple(line[i].strip() or None for i in index)
+            key = values[feed.columns.index(feed.key)]
+            empty = [c for c, v in zip(feed.columns, values) if c in feed.required and v is None]
+            if empty:
+                yield Rejected(record_no, "required", f"{source}: record {record_no} ({feed.key}={key}, line "
+                               f"{reader.line_num}): field {empty[0]} is required but empty",
+                               field=empty[0], record_key=key, raw_text=raw_text)
+                continue
+            yield Row(feed.table, values, record_no)
+            yield RecordDone(record_no)
+

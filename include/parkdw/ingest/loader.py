@@ -1,0 +1,246 @@
+"""The one loader: source file -> raw tables (COPY), exactly once, with lineage and quarantine.
+
+Each source is one batch in one transaction: its audit row, its raw rows and its quarantined
+records become visible together or not at all, so a crash mid-COPY leaves nothing behind.
+A source whose content (sha256) was already loaded for the feed is skipped and recorded so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from parkdw.ceb.spec import LINEAGE_COLUMNS
+from parkdw.ingest.feeds import FEEDS, PARTNERS, all_raw_tables
+from parkdw.ingest.records import RecordDone, Rejected, Row, SourceRejected
+from parkdw.settings import SCHEMA_AUDIT, SCHEMA_RAW
+
+log = logging.getLogger(__name__)
+
+FLUSH_ROWS = 5000  # rows buffered per table before a COPY flush (bounded memory)
+
+
+@dataclass
+class BatchResult:
+    feed: str
+    source: str
+    sha256: str
+    status: str  # loaded | skipped
+    batch_id: int | None = None
+    received: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    rows_by_table: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    """What one ingest run did, summed over its sources."""
+
+    batches: list[BatchResult] = field(default_factory=list)
+
+    def count(self, attr: str) -> int:
+        return sum(getattr(b, attr) for b in self.batches)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for b in self.batches if b.status == "skipped")
+
+    def as_dict(self) -> dict:
+        return {
+            "files": len(self.batches),
+            "received": self.count("received"),
+            "loaded": self.count("loaded"),
+            "quarantined": self.count("quarantined"),
+            "skipped_files": self.skipped,
+        }
+
+    def line(self) -> str:
+        d = self.as_dict()
+        return (f"files={d['files']} received={d['received']} loaded={d['loaded']} "
+                f"quarantined={d['quarantined']} skipped_files={d['skipped_files']}")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _TableWriter:
+    """Buffers rows per raw table and flushes them with COPY inside the batch transaction."""
+
+    def __init__(self, conn: psycopg.Connection, lineage: tuple) -> None:
+        self._conn = conn
+        self._lineage = lineage
+        self._columns = all_raw_tables()
+        self._buffers: dict[str, list[tuple]] = defaultdict(list)
+        self.rows_by_table: dict[str, int] = defaultdict(int)
+
+    def add(self, row: Row) -> None:
+        buf = self._buffers[row.table]
+        buf.append(row.values + self._lineage + (row.record_no, row.message_guid))
+        if len(buf) >= FLUSH_ROWS:
+            self._flush(row.table)
+
+    def _flush(self, table: str) -> None:
+        rows = self._buffers.pop(table, [])
+        if not rows:
+            return
+        columns = self._columns[table] + list(LINEAGE_COLUMNS)
+        copy_sql = sql.SQL("copy {}.{} ({}) from stdin").format(
+            sql.Identifier(SCHEMA_RAW), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with self._conn.cursor().copy(copy_sql) as copy:
+            for values in rows:
+                copy.write_row(values)
+        self.rows_by_table[table] += len(rows)
+
+    def flush_all(self) -> None:
+        for table in list(self._buffers):
+            self._flush(table)
+
+
+def load_file(
+    conn: psycopg.Connection,
+    feed_name: str,
+    path: Path,
+    interval: tuple[datetime, datetime] | None = None,
+) -> BatchResult:
+    """Load one source file into the raw layer as one batch (or skip it if already loaded)."""
+    feed, _folder = FEEDS[feed_name]
+    started = time.monotonic()
+    source = str(path)
+    digest = sha256_of(path)
+    result = BatchResult(feed=feed_name, source=source, sha256=digest, status="loaded")
+    start, end = interval or (None, None)
+    with conn.transaction():
+        # Serialise loads of the same content so two workers cannot both load it.
+        conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{feed_name}:{digest}",))
+        previous = conn.execute(
+            f"select batch_id from {SCHEMA_AUDIT}.load_batch where feed = %s and source_sha256 = %s and status = 'loaded'",
+            (feed_name, digest),
+        ).fetchone()
+        if previous:
+            result.status = "skipped"
+            result.batch_id = conn.execute(
+                f"""insert into {SCHEMA_AUDIT}.load_batch
+                    (feed, source, source_sha256, data_interval_start, data_interval_end, status,
+                     skipped_reason, duplicate_of_batch_id, finished_at)
+                    values (%s, %s, %s, %s, %s, 'skipped', 'same content already loaded', %s, now())
+                    returning batch_id""",
+                (feed_name, source, digest, start, end, previous[0]),
+            ).fetchone()[0]
+            result.seconds = time.monotonic() - started
+            return result
+
+        batch_id = conn.execute(
+            f"""insert into {SCHEMA_AUDIT}.load_batch
+                (feed, source, source_sha256, data_interval_start, data_interval_end, status)
+                values (%s, %s, %s, %s, %s, 'running') returning batch_id""",
+            (feed_name, source, digest, start, end),
+        ).fetchone()[0]
+        result.batch_id = batch_id
+        rejected: list[Rejected] = []
+        try:
+            with conn.transaction():  # savepoint: a source rejected mid-way loses its partial rows
+                writer = _TableWriter(conn, (batch_id, source, digest))
+                for item in feed.read(path, source):
+                    if isinstance(item, Row):
+                        writer.add(item)
+                    elif isinstance(item, RecordDone):
+                        result.received += 1
+                        result.loaded += 1
+                    else:
+                        result.received += 1
+                        rejected.append(item)
+                writer.flush_all()
+                result.rows_by_table = dict(writer.rows_by_table)
+        except SourceRejected as exc:
+            records = max(exc.records_seen, 1)
+            result.received, result.loaded, result.rows_by_table = records, 0, {}
+            rejected = []
+            _quarantine_source(conn, batch_id, feed_name, source, path, exc)
+            result.quarantined = records
+        else:
+            _quarantine_records(conn, batch_id, feed_name, source, rejected)
+            result.quarantined = len(rejected)
+        conn.execute(
+            f"""update {SCHEMA_AUDIT}.load_batch set status = 'loaded', records_received = %s,
+                records_loaded = %s, records_quarantined = %s, rows_by_table = %s, finished_at = now()
+                where batch_id = %s""",
+            (result.received, result.loaded, result.quarantined, json.dumps(result.rows_by_table), batch_id),
+        )
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _quarantine_records(conn, batch_id: int, feed: str, source: str, rejected: list[Rejected]) -> None:
+    if not rejected:
+        return
+    with conn.cursor().copy(
+        f"copy {SCHEMA_AUDIT}.quarantine (batch_id, feed, source, record_no, record_key, field, rule, reason, raw_text) from stdin"
+    ) as copy:
+        for r in rejected:
+            copy.write_row((batch_id, feed, source, r.record_no, r.record_key, r.field, r.rule, r.reason, r.raw_text))
+
+
+def _quarantine_source(conn, batch_id: int, feed: str, source: str, path: Path, exc: SourceRejected) -> None:
+    conn.execute(
+        f"""insert into {SCHEMA_AUDIT}.quarantine (batch_id, feed, source, record_no, rule, reason, raw_bytes)
+            values (%s, %s, %s, null, %s, %s, %s)""",
+        (batch_id, feed, source, exc.rule, exc.reason, path.read_bytes()),
+    )
+
+
+def day_folders(root: Path, start: datetime | None, end: datetime | None) -> list[Path]:
+    """Day folders (YYYY-MM-DD) under root whose day falls in [start, end)."""
+    if not root.is_dir():
+        return []
+    folders = []
+    for child in sorted(root.iterdir()):
+        if not child.is_dir():
+            continue
+        try:
+            day = datetime.strptime(child.name, "%Y-%m-%d").date()
+        except ValueError:
+            continue
+        if (start is None or day >= start.date()) and (end is None or day < end.date()):
+            folders.append(child)
+    return folders
+
+
+def ingest_partner(
+    conn: psycopg.Connection,
+    partner: str,
+    landing_root: Path,
+    interval: tuple[datetime, datetime] | None = None,
+) -> RunSummary:
+    """Load every file of a partner's feeds whose day folder falls in the interval."""
+    summary = RunSummary()
+    start, end = interval or (None, None)
+    for feed_name in PARTNERS[partner]:
+        feed, folder = FEEDS[feed_name]
+        for day in day_folders(landing_root / folder, start, end):
+            for path in sorted(day.glob(feed.pattern)):
+                result = load_file(conn, feed_name, path, interval)
+                summary.batches.append(result)
+                log.info(
+                    "%s %s: %s received=%d loaded=%d quarantined=%d (%.2fs)",
+                    feed_name, path.name, result.status, result.received, result.loaded,
+                    result.quarantined, result.seconds,
+                )
+    log.info("ingest %s: %s", partner, summary.line())
+    return summary

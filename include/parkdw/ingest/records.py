@@ -1,0 +1,48 @@
+"""What a source reader yields to the loader: rows for raw tables, or rejected records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Row:
+    """One raw-table row. A source record may produce several (a head and its list lines)."""
+
+    table: str
+    values: tuple
+    record_no: int
+    message_guid: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordDone:
+    """Marks the end of one source record whose rows were all yielded (counts it as loaded)."""
+
+    record_no: int
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that cannot be loaded; it goes to quarantine with its raw text and reason."""
+
+    record_no: int
+    rule: str
+    reason: str
+    field: str | None = None
+    record_key: str | None = None
+    raw_text: str | None = None
+
+
+class SourceRejected(Exception):
+    """The whole source (file or page) is unusable: not well-formed, wrong root, hostile.
+
+    Raised by a reader; the loader rolls back what the source produced and quarantines the
+    source as a whole, with its bytes, so nothing is lost.
+    """
+
+    def __init__(self, rule: str, reason: str, records_seen: int = 0) -> None:
+        super().__init__(reason)
+        self.rule = rule
+        self.reason = reason
+        self.records_seen = records_seen

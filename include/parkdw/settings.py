@@ -1,0 +1,214 @@
+"""The one configuration module: environment -> settings.
+
+Nothing else in the project reads os.environ. The warehouse connection comes from, in order:
+  1. AIRFLOW_CONN_WAREHOUSE (an Airflow connection URI or JSON), the form Airflow tasks use;
+  2. WAREHOUSE_URL (a libpq URL);
+  3. an embedded PostgreSQL (pgserver) under PARKDW_HOME/pgdata, started on demand and reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, parse_qs
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WAREHOUSE_CONN_ID = "warehouse"
+
+# Warehouse schemas, one per layer.
+SCHEMA_RAW = "raw"
+SCHEMA_STAGING = "staging"
+SCHEMA_MARTS = "marts"
+SCHEMA_AUDIT = "audit"
+LAYER_SCHEMAS = (SCHEMA_RAW, SCHEMA_STAGING, SCHEMA_MARTS, SCHEMA_AUDIT)
+
+
+@dataclass(frozen=True)
+class WarehouseParams:
+    """Connection parameters in the shape both libpq and an Airflow connection understand."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @property
+    def conninfo(self) -> str:
+        """A libpq URL (psycopg accepts it). Socket directories are passed as the host query arg."""
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        if self.host.startswith("/"):
+            return f"postgresql://{auth}@/{quote(self.dbname)}?host={quote(self.host)}&port={self.port}"
+        return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.dbname)}"
+
+    @property
+    def airflow_uri(self) -> str:
+        """The same connection as an AIRFLOW_CONN_* URI (host percent-encoded, db in the path)."""
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        return f"postgres://{auth}@{quote(self.host, safe='')}:{self.port}/{quote(self.dbname)}"
+
+    def with_dbname(self, dbname: str) -> "WarehouseParams":
+        return WarehouseParams(self.host, self.port, self.user, self.password, dbname)
+
+    def redacted(self) -> str:
+        """For logs: never print the password."""
+        return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+
+def parse_connection(value: str) -> WarehouseParams:
+    """Parse an Airflow connection (URI or JSON form) or a libpq URL."""
+    value = value.strip()
+    if value.startswith("{"):
+        data = json.loads(value)
+        return WarehouseParams(
+            host=data.get("host") or "localhost",
+            port=int(data.get("port") or 5432),
+            user=data.get("login") or "",
+            password=data.get("password") or "",
+            dbname=data.get("schema") or "postgres",
+        )
+    parts = urlsplit(value)
+    query = parse_qs(parts.query)
+    # Read the host from the raw netloc: urlsplit lowercases it and socket paths arrive encoded.
+    hostport = parts.netloc.rpartition("@")[2]
+    host, _, port_text = hostport.rpartition(":") if re.search(r":\d+$", hostport) else (hostport, "", "")
+    host = unquote(query["host"][0] if "host" in query else host)
+    port = int(port_text or query.get("port", ["5432"])[0])
+    return WarehouseParams(
+        host=host or "localhost",
+        port=port,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        dbname=unquote(parts.path.lstrip("/")) or "postgres",
+    )
+
+
+class Settings:
+    """Resolved settings for one process. Build with `get_settings()`."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        self._env = dict(os.environ if environ is None else environ)
+
+    # --- folders -------------------------------------------------------------------------
+    @cached_property
+    def home(self) -> Path:
+        """Local state (embedded PostgreSQL, Airflow metadata, landing files, outputs)."""
+        return Path(self._env.get("PARKDW_HOME") or REPO_ROOT / ".parkdw").resolve()
+
+    @property
+    def landing_dir(self) -> Path:
+        return Path(self._env.get("PARKDW_LANDING_DIR") or self.home / "landing")
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self._env.get("PARKDW_OUTPUT_DIR") or self.home / "outputs")
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def dags_folder(self) -> Path:
+        return REPO_ROOT / "dags"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return REPO_ROOT / "dbt_project"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.dbt_project_dir / "target"
+
+    @property
+    def dbt_manifest(self) -> Path:
+        return self.dbt_target_dir / "manifest.json"
+
+    @property
+    def expectations_dir(self) -> Path:
+        return REPO_ROOT / "expectations"
+
+    # --- warehouse -----------------------------------------------------------------------
+    @property
+    def warehouse_source(self) -> str:
+        if self._env.get("AIRFLOW_CONN_WAREHOUSE"):
+            return "AIRFLOW_CONN_WAREHOUSE"
+        if self._env.get("WAREHOUSE_URL"):
+            return "WAREHOUSE_URL"
+        return "embedded"
+
+    def warehouse(self) -> WarehouseParams:
+        """Connection parameters; starts the embedded PostgreSQL when nothing is configured."""
+        source = self.warehouse_source
+        if source != "embedded":
+            return parse_connection(self._env[source])
+        return start_embedded_postgres(self.home / "pgdata")
+
+    # --- Airflow for local runs ----------------------------------------------------------
+    def airflow_environment(self, warehouse: WarehouseParams) -> dict[str, str]:
+        """Environment for running the project's DAGs locally (SQLite metadata under home)."""
+        home = self.airflow_home
+        return {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW_CONN_WAREHOUSE": warehouse.airflow_uri,
+            "PARKDW_HOME": str(self.home),
+            "PARKDW_LANDING_DIR": str(self.landing_dir),
+            "PARKDW_OUTPUT_DIR": str(self.output_dir),
+            "NO_PROXY": "*",
+            "SCARF_ANALYTICS": "false",
+            "DO_NOT_TRACK": "1",
+        }
+
+    @property
+    def bi_password(self) -> str | None:
+        return self._env.get("PARKDW_BI_PASSWORD")
+
+
+def start_embedded_postgres(pgdata: Path) -> WarehouseParams:
+    """Start (or find running) the embedded PostgreSQL and return how to reach it.
+
+    The server trusts local socket connections; the password is a random per-install token
+    kept beside the data (Cosmos' profile mapping requires one), never a fixed string.
+    """
+    import pgserver  # imported lazily: only the embedded default needs it
+
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode=None)  # keep running and reuse it
+    token_file = pgdata.parent / "embedded-password"
+    if not token_file.exists():
+        token_file.write_text(secrets.token_urlsafe(16))
+        token_file.chmod(0o600)
+    params = parse_connection(server.get_uri())
+    return WarehouseParams(params.host, params.port, "postgres", token_file.read_text().strip(), "postgres")
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = Settings()
+    return _settings
+
+
+def reset_settings() -> None:
+    """Forget cached settings (after the environment changed, e.g. in tests)."""
+    global _settings
+    _settings = None

@@ -1,0 +1,133 @@
+"""The one way to open a warehouse connection, and the DDL the project owns (raw + audit).
+
+dbt owns staging and marts; this module owns the schemas themselves, the raw tables the
+loaders write and the audit tables (load batches, quarantine).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg
+from psycopg import sql
+
+from parkdw import settings as settings_mod
+from parkdw.settings import LAYER_SCHEMAS, SCHEMA_AUDIT, SCHEMA_RAW, WarehouseParams
+
+log = logging.getLogger(__name__)
+
+LINEAGE_DDL = """
+    _batch_id      bigint      not null,
+    _source        text        not null,
+    _source_sha256 text        not null,
+    _record_no     integer     not null,
+    _message_guid  text,
+    _loaded_at     timestamptz not null default now()
+"""
+
+AUDIT_DDL = f"""
+create table if not exists {SCHEMA_AUDIT}.load_batch (
+    batch_id        bigserial primary key,
+    feed            text        not null,
+    source          text        not null,
+    source_sha256   text        not null,
+    data_interval_start timestamptz,
+    data_interval_end   timestamptz,
+    status          text        not null check (status in ('running', 'loaded', 'skipped', 'failed')),
+    records_received    integer not null default 0,
+    records_loaded      integer not null default 0,
+    records_quarantined integer not null default 0,
+    rows_by_table   jsonb       not null default '{{}}'::jsonb,
+    skipped_reason  text,
+    duplicate_of_batch_id bigint references {SCHEMA_AUDIT}.load_batch (batch_id),
+    started_at      timestamptz not null default now(),
+    finished_at     timestamptz,
+    constraint load_batch_counts_reconcile
+        check (status <> 'loaded' or records_received = records_loaded + records_quarantined)
+);
+-- Exactly once: a source file (by content) is loaded at most once per feed.
+create unique index if not exists load_batch_loaded_once
+    on {SCHEMA_AUDIT}.load_batch (feed, source_sha256) where status = 'loaded';
+
+create table if not exists {SCHEMA_AUDIT}.quarantine (
+    quarantine_id   bigserial primary key,
+    batch_id        bigint      not null references {SCHEMA_AUDIT}.load_batch (batch_id),
+    feed            text        not null,
+    source          text        not null,
+    record_no       integer,
+    record_key      text,
+    field           text,
+    rule            text        not null,
+    reason          text        not null,
+    raw_text        text,
+    raw_bytes       bytea,
+    quarantined_at  timestamptz not null default now(),
+    replayed_batch_id bigint references {SCHEMA_AUDIT}.load_batch (batch_id)
+);
+"""
+
+
+def params() -> WarehouseParams:
+    return settings_mod.get_settings().warehouse()
+
+
+@contextmanager
+def connect(autocommit: bool = False, warehouse: WarehouseParams | None = None) -> Iterator[psycopg.Connection]:
+    """Open a warehouse connection from settings (the only place connections are made)."""
+    wh = warehouse or params()
+    conn = psycopg.connect(wh.conninfo, autocommit=autocommit, application_name="parkdw")
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def ensure_database(wh: WarehouseParams) -> None:
+    """Create the warehouse database if the server lacks it (connects to 'postgres' to do so)."""
+    try:
+        psycopg.connect(wh.conninfo, connect_timeout=10).close()
+        return
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    with psycopg.connect(wh.with_dbname("postgres").conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(wh.dbname)))
+    log.info("created database %s", wh.dbname)
+
+
+def ensure_schemas(conn: psycopg.Connection) -> None:
+    """Create the layer schemas, the audit tables and every raw table (idempotent)."""
+    from parkdw.ingest.feeds import all_raw_tables  # local import: feeds import this module
+
+    for schema in LAYER_SCHEMAS:
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    conn.execute(AUDIT_DDL)
+    for table, columns in all_raw_tables().items():
+        column_ddl = sql.SQL(",\n").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)
+        conn.execute(
+            sql.SQL("create table if not exists {}.{} ({}, {})").format(
+                sql.Identifier(SCHEMA_RAW), sql.Identifier(table), column_ddl, sql.SQL(LINEAGE_DDL)
+            )
+        )
+        conn.execute(
+            sql.SQL("create index if not exists {} on {}.{} (_batch_id)").format(
+                sql.Identifier(f"{table}__batch_idx"), sql.Identifier(SCHEMA_RAW), sql.Identifier(table)
+            )
+        )
+    conn.commit()
+
+
+def table_counts(conn: psycopg.Connection, schemas: tuple[str, ...] = LAYER_SCHEMAS) -> dict[str, int]:
+    """Exact row counts of every table and view in the given schemas, keyed schema.table."""
+    rows = conn.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema = any(%s) order by 1, 2",
+        (list(schemas),),
+    ).fetchall()
+    counts = {}
+    for schema, table in rows:
+        query = sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+        counts[f"{schema}.{table}"] = conn.execute(query).fetchone()[0]
+    return counts
