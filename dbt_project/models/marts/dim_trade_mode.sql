@@ -1,0 +1,7 @@
+select
+    trade_mode as trade_mode_key,
+    trade_mode,
+    name_zh_short,
+    name_en,
+    trade_mode in ('9610', '9710', '9810', '1210') as is_cross_border_ecommerce
+from {{ ref('customs_trade_mode') }}

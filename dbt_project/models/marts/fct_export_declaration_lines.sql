@@ -1,0 +1,30 @@
+-- Grain: one released export inventory list line (inventory guid + gnum).
+select
+    {{ surrogate_key(['l.inventory_guid', 'l.gnum']) }} as declaration_line_key,
+    l.inventory_guid,
+    l.gnum,
+    to_char(l.export_date, 'YYYYMMDD')::integer as export_date_key,
+    l.export_date,
+    e.enterprise_key,
+    l.ebc_code,
+    l.destination_country_code as country_key,
+    l.currency_code as currency_key,
+    l.trade_mode as trade_mode_key,
+    l.traf_mode,
+    l.port_code,
+    l.hs_code,
+    l.hs_chapter,
+    l.order_no,
+    l.logistics_no,
+    l.released_at,
+    l.quantity,
+    l.unit_code,
+    l.total_price as value_original,
+    l.fx_cny_per_unit,
+    l.fx_rate_date,
+    l.value_cny,
+    l.value_usd,
+    l._batch_id,
+    l._source
+from {{ ref('int_declaration_lines_cny') }} as l
+left join {{ ref('dim_enterprise') }} as e on e.customs_code = l.ebc_code

@@ -1,0 +1,95 @@
+"""dbt: running it from the command line, and the Cosmos configuration the transform DAG uses."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from parkdw.settings import WAREHOUSE_CONN_ID, WarehouseParams, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment (the venv), whatever PATH says."""
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_environment(wh: WarehouseParams) -> dict[str, str]:
+    """Variables profiles.yml reads, taken from the project's settings."""
+    return {
+        "PARKDW_DBT_HOST": wh.host,
+        "PARKDW_DBT_PORT": str(wh.port),
+        "PARKDW_DBT_USER": wh.user,
+        "PARKDW_DBT_PASSWORD": wh.password,
+        "PARKDW_DBT_DBNAME": wh.dbname,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+
+
+def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a dbt command against the project with the warehouse from settings."""
+    settings = get_settings()
+    wh = wh or settings.warehouse()
+    env = {**os.environ, **dbt_environment(wh)}
+    cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
+           "--profiles-dir", str(settings.dbt_project_dir)]
+    log.info("running %s", " ".join(cmd[:3]))
+    return subprocess.run(cmd, cwd=settings.dbt_project_dir, env=env, check=check)
+
+
+def manifest_is_stale() -> bool:
+    settings = get_settings()
+    manifest = settings.dbt_manifest
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [p for p in settings.dbt_project_dir.rglob("*")
+               if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts]
+    return any(p.stat().st_mtime > built for p in sources)
+
+
+def ensure_manifest() -> Path:
+    """`dbt parse` when the manifest is missing or older than the project files.
+
+    The transform DAG renders from this manifest (Cosmos LoadMode.DBT_MANIFEST), so DAG
+    parsing never runs dbt. Parsing needs no database connection.
+    """
+    settings = get_settings()
+    if manifest_is_stale():
+        placeholder = WarehouseParams("localhost", 5432, "parse", "parse", "parse")
+        run_dbt(["parse", "--quiet"], wh=placeholder)
+    return settings.dbt_manifest
+
+
+def cosmos_configs():
+    """ProjectConfig, ProfileConfig, ExecutionConfig and RenderConfig for the DbtTaskGroup."""
+    from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import LoadMode, TestBehavior
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    settings = get_settings()
+    project = ProjectConfig(
+        dbt_project_path=settings.dbt_project_dir,
+        manifest_path=settings.dbt_manifest,
+        env_vars={"DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+    )
+    profile = ProfileConfig(
+        profile_name="parkdw",
+        target_name="warehouse",
+        profile_mapping=PostgresUserPasswordProfileMapping(
+            conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "staging", "threads": 2}
+        ),
+    )
+    execution = ExecutionConfig(dbt_executable_path=dbt_executable())
+    render = RenderConfig(
+        load_method=LoadMode.DBT_MANIFEST,
+        test_behavior=TestBehavior.BUILD,
+        dbt_executable_path=dbt_executable(),
+    )
+    return project, profile, execution, render
