@@ -1,13 +1,10 @@
 -- One row per inventory list (guid): the latest version wins (appTime, then load order);
 -- a latest version with appType=3 is a deletion and removes the document.
+-- (distinct on, not a window filter: the planner estimates it from guid statistics.)
 with versions as (
-    select
-        *,
-        row_number() over (
-            partition by guid
-            order by app_time desc, _batch_id desc, _record_no desc
-        ) as version_rank
+    select distinct on (guid) *
     from {{ source('customs', 'ceb_inventory_head') }}
+    order by guid, app_time desc, _batch_id desc, _record_no desc
 )
 
 select
@@ -40,5 +37,4 @@ select
     _record_no,
     _source
 from versions
-where version_rank = 1
-  and app_type <> '3'
+where app_type <> '3'

@@ -1,9 +1,8 @@
 -- One row per e-commerce order document (guid), latest version; appType=3 deletes.
 with versions as (
-    select
-        *,
-        row_number() over (partition by guid order by app_time desc, _batch_id desc, _record_no desc) as version_rank
+    select distinct on (guid) *
     from {{ source('customs', 'ceb_order_head') }}
+    order by guid, app_time desc, _batch_id desc, _record_no desc
 )
 
 select
@@ -19,5 +18,4 @@ select
     _batch_id,
     _source
 from versions
-where version_rank = 1
-  and app_type <> '3'
+where app_type <> '3'

@@ -1,12 +1,8 @@
 -- One row per enterprise (credit code): its latest known registry state.
 with ranked as (
-    select
-        *,
-        row_number() over (
-            partition by credit_code
-            order by status_date desc, _batch_id desc, _record_no desc
-        ) as state_rank
+    select distinct on (credit_code) *
     from {{ source('registry', 'registry_enterprise') }}
+    order by credit_code, status_date desc, _batch_id desc, _record_no desc
 )
 
 select
@@ -20,4 +16,3 @@ select
     _batch_id,
     _source
 from ranked
-where state_rank = 1
