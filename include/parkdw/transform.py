@@ -86,10 +86,13 @@ def cosmos_configs():
             conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "staging", "threads": 2}
         ),
     )
-    execution = ExecutionConfig(dbt_executable_path=dbt_executable())
+    # dbt is installed beside Airflow, so Cosmos invokes it in-process (InvocationMode.DBT_RUNNER).
+    execution = ExecutionConfig()
+    # BUILD runs each model with its own tests in one dbt call; tests spanning several models
+    # (relationships, reconciliations) become their own tasks after all their parents.
     render = RenderConfig(
         load_method=LoadMode.DBT_MANIFEST,
         test_behavior=TestBehavior.BUILD,
-        dbt_executable_path=dbt_executable(),
+        should_detach_multiple_parents_tests=True,
     )
     return project, profile, execution, render

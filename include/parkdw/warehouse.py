@@ -66,6 +66,35 @@ create table if not exists {SCHEMA_AUDIT}.quarantine (
     quarantined_at  timestamptz not null default now(),
     replayed_batch_id bigint references {SCHEMA_AUDIT}.load_batch (batch_id)
 );
+
+create table if not exists {SCHEMA_AUDIT}.validation_run (
+    validation_run_id   bigserial primary key,
+    run_key             text        not null,  -- groups the suites of one validate task run
+    suite               text        not null,
+    layer               text        not null,
+    asset               text        not null,
+    data_interval_start timestamptz,
+    data_interval_end   timestamptz,
+    success             boolean     not null,
+    blocking_success    boolean     not null,
+    evaluated           integer     not null,
+    passed              integer     not null,
+    failed_blocking     integer     not null,
+    failed_warning      integer     not null,
+    run_at              timestamptz not null default now()
+);
+
+create table if not exists {SCHEMA_AUDIT}.validation_result (
+    validation_run_id   bigint      not null references {SCHEMA_AUDIT}.validation_run (validation_run_id),
+    expectation_type    text        not null,
+    column_name         text,
+    severity            text        not null,
+    success             boolean     not null,
+    observed_value      text,
+    unexpected_count    bigint,
+    unexpected_sample   jsonb,
+    kwargs              jsonb       not null
+);
 """
 
 

@@ -94,10 +94,9 @@ def _rng(seed: int, *parts: object) -> random.Random:
 
 
 def _credit_code(rng: random.Random) -> str:
-    # 9 = registered by market regulation, 1 = enterprise, 500000-district code for Chongqing.
-    body = "91500" + rng.choice("0123456789") + rng.choice("0123456789") + "".join(
-        rng.choice(CREDIT_CODE_ALPHABET) for _ in range(10)
-    )
+    # 9 = registered with market regulation, 1 = enterprise; then the 6-digit Chongqing district
+    # code (5001xx), a 9-character organisation code, and the GB 32100 check character.
+    body = "915001" + f"{rng.randint(1, 56):02d}" + "".join(rng.choice(CREDIT_CODE_ALPHABET) for _ in range(9))
     return body + credit_code_check_char(body)
 
 

@@ -1,0 +1,134 @@
+"""The work each DAG task does, as plain functions (tests call them without a scheduler).
+
+DAG files in dags/ only wire these together; nothing here imports Airflow at module level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from psycopg import sql
+
+from parkdw import warehouse
+from parkdw.ingest.feeds import PARTNERS
+from parkdw.ingest.loader import ingest_partner
+from parkdw.settings import SCHEMA_MARTS, SCHEMA_RAW, get_settings
+
+log = logging.getLogger(__name__)
+
+# Default arguments every DAG uses: an owner, retries with backoff, and a bounded run time.
+DEFAULT_ARGS = {
+    "owner": "parkdw-data-engineering",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+    "execution_timeout": timedelta(hours=2),
+}
+PARK_START = datetime(2022, 9, 23, tzinfo=timezone.utc)
+
+# Asset URIs: one per raw table, the marts as a whole, and the validated / published states.
+ASSET_PREFIX = "parkdw://warehouse"
+
+
+def raw_asset_uri(table: str) -> str:
+    return f"{ASSET_PREFIX}/{SCHEMA_RAW}/{table}"
+
+
+def partner_raw_tables(partner: str) -> list[str]:
+    """Raw tables a partner's ingest can update."""
+    from parkdw.ceb import spec
+    from parkdw.ingest.feeds import FEEDS
+
+    tables = []
+    for feed_name in PARTNERS[partner]:
+        feed, _ = FEEDS[feed_name]
+        if feed_name == "customs":
+            for kind in spec.MESSAGE_ENTITIES.values():
+                tables += [t for t in (kind.head_table, kind.line_table) if t]
+        else:
+            tables.append(feed.table)
+    return tables
+
+
+MARTS_ASSET_URI = f"{ASSET_PREFIX}/{SCHEMA_MARTS}"
+VALIDATED_ASSET_URI = f"{ASSET_PREFIX}/{SCHEMA_MARTS}/validated"
+PUBLISHED_ASSET_URI = f"{ASSET_PREFIX}/{SCHEMA_MARTS}/published"
+
+
+def ingest(partner: str, start: datetime | None, end: datetime | None) -> dict:
+    """Load a partner's landing files for the data interval [start, end) into the raw layer."""
+    settings = get_settings()
+    interval = (start, end) if start and end else None
+    with warehouse.connect() as conn:
+        warehouse.ensure_schemas(conn)
+        summary = ingest_partner(conn, partner, settings.landing_dir, interval)
+        conn.commit()
+        touched = {t for b in summary.batches for t in b.rows_by_table}
+        conn.autocommit = True
+        for table in sorted(touched):  # fresh statistics keep dbt's joins on good plans
+            conn.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(SCHEMA_RAW), sql.Identifier(table)))
+    log.info("ingest %s %s..%s: %s", partner, start, end, summary.line())
+    return summary.as_dict()
+
+
+def validate(start: datetime | None = None, end: datetime | None = None) -> dict:
+    """Run every GX suite, record results, and raise when a blocking check failed."""
+    from parkdw.quality.validate import enforce, run_validation
+
+    interval = (start, end) if start and end else None
+    summary = run_validation(None, interval)
+    enforce(summary)
+    return {"run_key": summary.run_key, "checks": len(summary.results),
+            "warnings": len(summary.failed_warning)}
+
+
+MART_EXPORTS = ("mart_target_progress", "mart_export_volume_daily", "fct_export_declaration_lines",
+                "dim_enterprise")
+
+
+def publish(out_dir: Path | None = None) -> dict:
+    """Publish the marts, only after their latest validation passed: CSV exports and a manifest."""
+    from parkdw.quality.validate import latest_marts_validation_passed
+
+    out_dir = out_dir or get_settings().output_dir / "exports"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with warehouse.connect() as conn:
+        passed, detail = latest_marts_validation_passed(conn)
+        if not passed:
+            raise RuntimeError(f"not publishing: the latest marts validation did not pass ({detail})")
+        manifest = {"as_of": datetime.now(timezone.utc).isoformat(timespec="seconds"), "validation": detail,
+                    "tables": {}}
+        for table in MART_EXPORTS:
+            path = out_dir / f"{table}.csv"
+            query = sql.SQL("copy (select * from {}.{} order by 1, 2) to stdout with (format csv, header)").format(
+                sql.Identifier(SCHEMA_MARTS), sql.Identifier(table))
+            digest = hashlib.sha256()
+            with open(path, "wb") as f, conn.cursor().copy(query) as copy:
+                for chunk in copy:
+                    f.write(chunk)
+                    digest.update(chunk)
+            rows = conn.execute(sql.SQL("select count(*) from {}.{}").format(
+                sql.Identifier(SCHEMA_MARTS), sql.Identifier(table))).fetchone()[0]
+            manifest["tables"][table] = {"file": path.name, "rows": rows, "sha256": digest.hexdigest()}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    log.info("published %d marts to %s", len(MART_EXPORTS), out_dir)
+    return {"out_dir": str(out_dir), **{t: m["rows"] for t, m in manifest["tables"].items()}}
+
+
+def progress_rows(conn) -> list[dict]:
+    """The latest month's progress per target metric (what `parkdw progress` prints)."""
+    cur = conn.execute(
+        f"""select metric, metric_label, cumulative_actual, target_value, share_achieved, share_elapsed,
+                   expected_cumulative, status, as_of_date
+            from {SCHEMA_MARTS}.mart_target_progress
+            where month_start = (select max(month_start) from {SCHEMA_MARTS}.mart_target_progress)
+            order by case metric when 'enterprises_introduced' then 1 when 'startups_incubated' then 2 else 3 end"""
+    )
+    columns = [c.name for c in cur.description]
+    return [dict(zip(columns, row)) for row in cur.fetchall()]
+
