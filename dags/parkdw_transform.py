@@ -33,8 +33,7 @@ def parkdw_transform():
         profile_config=_profile,
         execution_config=_execution,
         render_config=_render,
-        # The marts Asset below is the contract; per-model Assets from Cosmos would be undeclared.
-        operator_args={"install_deps": False, "emit_datasets": False},
+        operator_args={"install_deps": False},
     )
 
     @task(outlets=[Asset(pipeline.MARTS_ASSET_URI)])

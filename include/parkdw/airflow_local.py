@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -26,18 +27,27 @@ class DagRunFailed(RuntimeError):
     pass
 
 
-def prepare_environment(wh: WarehouseParams) -> dict[str, str]:
+def prepare_environment(wh: WarehouseParams, log_level: str = "WARNING") -> dict[str, str]:
     """Export the local Airflow settings into this process (before Airflow is imported)."""
-    env = get_settings().airflow_environment(wh)
+    env = get_settings().airflow_environment(wh, log_level)
     os.environ.update(env)
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     return env
 
 
+def _local_log(name: str) -> Path:
+    return get_settings().airflow_home / "logs" / "local_runs" / name
+
+
 def airflow_cli(*args: str) -> None:
+    """Run an `airflow` CLI command of this environment; its output goes to a log file."""
     airflow = Path(sys.executable).with_name("airflow")
-    subprocess.run([str(airflow), *args], check=True, env=os.environ.copy(),
-                   stdout=subprocess.DEVNULL if args[:2] == ("db", "migrate") else None)
+    path = _local_log(f"airflow_{'_'.join(args)}.log")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as out:
+        result = subprocess.run([str(airflow), *args], env=os.environ.copy(), stdout=out, stderr=subprocess.STDOUT)
+    if result.returncode:
+        raise DagRunFailed(f"`airflow {' '.join(args)}` failed (exit {result.returncode}); log: {path}")
 
 
 def migrate_and_sync() -> None:
@@ -49,27 +59,56 @@ def migrate_and_sync() -> None:
 
 
 def load_dags() -> dict:
-    from airflow.dag_processing.dagbag import DagBag
+    with _output_to(_local_log("dagbag.log")):
+        from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(get_settings().dags_folder))
+        bag = DagBag(dag_folder=str(get_settings().dags_folder))
     if bag.import_errors:
         raise DagRunFailed(f"DAG import errors: {bag.import_errors}")
     return bag.dags
 
 
-def run_dag(dags: dict, dag_id: str, logical_date: datetime, conf: dict | None = None) -> float:
-    """Run one DAG for one logical date; raise unless every task succeeded. Returns seconds."""
+@contextmanager
+def _output_to(path: Path):
+    """Send everything written to stdout/stderr (also by dbt and Airflow, at fd level) to a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_dag(dags: dict, dag_id: str, run_after: datetime, quiet: bool = True) -> float:
+    """Run one DAG as the scheduler would at `run_after`; raise unless every task succeeded.
+
+    For the daily ingest DAGs a run at D+1 00:00 covers the data interval [D, D+1). With
+    quiet=True the run's own output (Airflow, dbt, GX) goes to a log file named in errors.
+    """
     started = time.monotonic()
     dag = dags[dag_id]
     for task in dag.tasks:  # a local run fails fast; retries are the scheduler's business
         task.retries = 0
-    dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
+    run_log = _local_log(f"{dag_id}_{run_after:%Y%m%dT%H%M}.log")
+    with _output_to(run_log) if quiet else nullcontext():
+        dag_run = dag.test(logical_date=run_after)
     state = str(getattr(dag_run, "state", "missing"))
     if not state.endswith("success"):
         failed = [ti.task_id for ti in dag_run.get_task_instances() if str(ti.state).endswith("failed")] if dag_run else []
-        raise DagRunFailed(f"{dag_id} run for {logical_date:%Y-%m-%d} ended {state}; failed tasks: {failed}")
+        raise DagRunFailed(f"{dag_id} run at {run_after:%Y-%m-%d %H:%M} ended {state}; failed tasks: {failed}; "
+                           f"log: {run_log}")
     seconds = time.monotonic() - started
-    log.info("%s %s: success in %.1fs", dag_id, logical_date.date(), seconds)
+    log.info("%s %s: success in %.1fs", dag_id, run_after, seconds)
     return seconds
 
 
@@ -80,15 +119,15 @@ def run_chain(start_day, end_day, progress=print) -> dict[str, float]:
     # Reference data starts a week early: an export on a Monday needs the previous week's FX.
     day = start_day - timedelta(days=REFERENCE_LOOKBACK_DAYS)
     while day <= end_day:
-        logical = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        run_after = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
         partners = ("reference", "customs") if day >= start_day else ("reference",)
         for partner in partners:
             dag_id = f"parkdw_ingest_{partner}"
-            timings[dag_id] = timings.get(dag_id, 0.0) + run_dag(dags, dag_id, logical)
+            timings[dag_id] = timings.get(dag_id, 0.0) + run_dag(dags, dag_id, run_after)
         progress(f"  ingested {day.isoformat()} ({', '.join(partners)})")
         day += timedelta(days=1)
-    logical = datetime(end_day.year, end_day.month, end_day.day, tzinfo=timezone.utc) + timedelta(hours=23)
+    run_after = datetime(end_day.year, end_day.month, end_day.day, tzinfo=timezone.utc) + timedelta(days=1, hours=1)
     for dag_id in DAG_CHAIN:
-        timings[dag_id] = run_dag(dags, dag_id, logical)
+        timings[dag_id] = run_dag(dags, dag_id, run_after)
         progress(f"  {dag_id}: success ({timings[dag_id]:.0f}s)")
     return timings

@@ -153,7 +153,7 @@ class Settings:
         return start_embedded_postgres(self.home / "pgdata")
 
     # --- Airflow for local runs ----------------------------------------------------------
-    def airflow_environment(self, warehouse: WarehouseParams) -> dict[str, str]:
+    def airflow_environment(self, warehouse: WarehouseParams, log_level: str = "WARNING") -> dict[str, str]:
         """Environment for running the project's DAGs locally (SQLite metadata under home)."""
         home = self.airflow_home
         return {
@@ -166,6 +166,7 @@ class Settings:
             "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": log_level,
             "AIRFLOW_CONN_WAREHOUSE": warehouse.airflow_uri,
             "PARKDW_HOME": str(self.home),
             "PARKDW_LANDING_DIR": str(self.landing_dir),

@@ -94,5 +94,7 @@ def cosmos_configs():
         load_method=LoadMode.DBT_MANIFEST,
         test_behavior=TestBehavior.BUILD,
         should_detach_multiple_parents_tests=True,
+        # The transform DAG's marts Asset is the contract; per-model Assets would be undeclared.
+        emit_datasets=False,
     )
     return project, profile, execution, render

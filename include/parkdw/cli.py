@@ -1,0 +1,189 @@
+"""`parkdw`: the command line of the park's export data warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import time
+import warnings
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from parkdw.settings import get_settings
+
+DEMO_START = date(2024, 11, 5)
+DEMO_END = date(2024, 11, 11)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _fmt(value, unit: str = "") -> str:
+    if isinstance(value, Decimal) or isinstance(value, float):
+        return f"{value:,.2f}" if unit == "CNY" else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def print_progress(conn, out=print) -> None:
+    from parkdw.pipeline import progress_rows
+
+    rows = progress_rows(conn)
+    if not rows:
+        out("no progress figures yet: run `parkdw demo` (or the DAGs) first")
+        return
+    out(f"Progress toward the park's five-year targets (as of {rows[0]['as_of_date']}):")
+    out(f"  {'metric':<24} {'actual':>20} {'target':>18} {'achieved':>9} {'elapsed':>8}  status")
+    for r in rows:
+        out(f"  {r['metric']:<24} {_fmt(r['cumulative_actual'], r['metric'][-3:].upper()):>20} "
+            f"{_fmt(r['target_value'], r['metric'][-3:].upper()):>18} {float(r['share_achieved']):>9.2%} "
+            f"{float(r['share_elapsed']):>8.2%}  {r['status']}")
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def cmd_demo(args) -> int:
+    """The main job: simulate a period, run every DAG through Airflow, print what happened."""
+    from parkdw import airflow_local, transform, warehouse
+    from parkdw.sandbox.generate import SimulationConfig, simulate
+
+    started = time.monotonic()
+    settings = get_settings()
+    print(f"[1/5] warehouse: {settings.warehouse_source}", flush=True)
+    wh = settings.warehouse()
+    warehouse.ensure_database(wh)
+    print(f"      {wh.redacted()}")
+    airflow_local.prepare_environment(wh, "INFO" if args.verbose else "WARNING")
+
+    cfg = SimulationConfig(args.start, args.end, seed=args.seed, scale=args.scale, scenario=args.scenario)
+    print(f"[2/5] simulating partner feeds {cfg.start}..{cfg.end} (seed {cfg.seed}, scale {cfg.scale}) "
+          f"into {settings.landing_dir}", flush=True)
+    shutil.rmtree(settings.landing_dir, ignore_errors=True)
+    totals = simulate(cfg, settings.landing_dir,
+                      progress=lambda day, t: print(f"      {day}: {t['orders']} orders", flush=True))
+    print(f"      {totals['orders']} orders, {totals['released_inventories']} released declarations")
+
+    print("[3/5] preparing Airflow (metadata DB, DAG serialisation) and the dbt manifest", flush=True)
+    transform.ensure_manifest()
+    airflow_local.migrate_and_sync()
+
+    print("[4/5] running the DAGs through Airflow", flush=True)
+    timings = airflow_local.run_chain(cfg.start, cfg.end, progress=lambda m: print(m, flush=True))
+
+    print("[5/5] summary", flush=True)
+    with warehouse.connect() as conn:
+        counts = warehouse.table_counts(conn)
+        layers: dict[str, int] = {}
+        for name, n in counts.items():
+            layers[name.split(".")[0]] = layers.get(name.split(".")[0], 0) + n
+        print("  rows per layer: " + ", ".join(f"{k}={v:,}" for k, v in sorted(layers.items())))
+        for name in ("raw.ceb_inventory_head", "raw.ceb_inventory_list", "raw.ceb_inventory_return",
+                     "marts.fct_export_declaration_lines", "audit.quarantine"):
+            print(f"    {name}: {counts.get(name, 0):,}")
+        print_progress(conn)
+    print(f"  DAG seconds: " + ", ".join(f"{k.removeprefix('parkdw_')}={v:.0f}" for k, v in timings.items()))
+    print(f"  outputs: exports in {settings.output_dir / 'exports'}, Airflow logs in {settings.airflow_home / 'logs'}")
+    print(f"done in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+def cmd_progress(args) -> int:
+    from parkdw import warehouse
+
+    with warehouse.connect() as conn:
+        print_progress(conn)
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from parkdw.sandbox.generate import SimulationConfig, simulate
+
+    cfg = SimulationConfig(args.start, args.end, seed=args.seed, scale=args.scale, scenario=args.scenario)
+    totals = simulate(cfg, args.out, progress=lambda day, t: print(f"{day}: {t['orders']} orders", flush=True))
+    print(f"wrote {totals['days']} days, {totals['orders']} orders to {args.out}")
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from parkdw import warehouse
+    from parkdw.ingest.loader import ingest_partner
+
+    interval = None
+    if args.interval:
+        start, end = (datetime.combine(d, datetime.min.time(), tzinfo=timezone.utc) for d in args.interval)
+        interval = (start, end)
+    wh = get_settings().warehouse()
+    warehouse.ensure_database(wh)
+    with warehouse.connect(warehouse=wh) as conn:
+        warehouse.ensure_schemas(conn)
+        summary = ingest_partner(conn, args.partner, args.source, interval)
+        conn.commit()
+    print(f"{args.partner}: {summary.line()}")
+    return 0
+
+
+def cmd_dbt(args) -> int:
+    from parkdw import transform
+
+    return transform.run_dbt(args.dbt_args, check=False).returncode
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parkdw", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_period(p, start: date, end: date) -> None:
+        p.add_argument("--start", type=_date, default=start, help=f"first day (default {start})")
+        p.add_argument("--end", type=_date, default=end, help=f"last day, inclusive (default {end})")
+        p.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+        p.add_argument("--scale", type=float, default=0.01, help="volume scale; 1.0 is about 1M orders a month")
+        p.add_argument("--scenario", choices=["on-track", "ahead", "behind"], default="on-track")
+
+    p = sub.add_parser("demo", help="run the whole pipeline over a simulated period through Airflow")
+    add_period(p, DEMO_START, DEMO_END)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("progress", help="print the current progress toward the park's targets")
+    p.set_defaults(func=cmd_progress)
+
+    p = sub.add_parser("simulate", help="write simulated partner feeds for a date range")
+    add_period(p, DEMO_START, DEMO_END)
+    p.add_argument("--out", type=Path, required=True, help="landing folder to write")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("ingest", help="load one partner's landing files into the raw layer")
+    p.add_argument("partner", choices=["customs", "reference"])
+    p.add_argument("--source", type=Path, default=None, help="landing root (default: settings' landing dir)")
+    p.add_argument("--interval", nargs=2, type=_date, metavar=("START", "END"),
+                   help="only day folders in [START, END)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("dbt", help="run a dbt command against the warehouse (e.g. parkdw dbt build)")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments passed to dbt")
+    p.set_defaults(func=cmd_dbt)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # pgserver's, harmless
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "source", "unset") is None:
+        args.source = get_settings().landing_dir
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
