@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, redirect_stderr, redirect_stdout
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -75,11 +75,13 @@ def _output_to(path: Path):
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    with open(path, "ab") as f:
+    with open(path, "ab", buffering=0) as f, open(path, "a", buffering=1) as text:
         os.dup2(f.fileno(), 1)
         os.dup2(f.fileno(), 2)
         try:
-            yield
+            # Python-level streams too, for when they are not the process' fds (e.g. under pytest).
+            with redirect_stdout(text), redirect_stderr(text):
+                yield
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

@@ -1,0 +1,35 @@
+# The two commands a new user needs: `make demo` (the main job) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+# Settings the user writes in .env (see .env.example) reach every command.
+ifneq (,$(wildcard .env))
+include .env
+export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
+endif
+
+.PHONY: setup demo test progress clean
+
+setup: $(VENV)/.installed
+
+# A fresh install resolves exactly the locked versions (constraints.txt).
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 required, found {sys.version.split()[0]}"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+demo: setup
+	$(BIN)/parkdw demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+progress: setup
+	$(BIN)/parkdw progress
+
+clean:
+	rm -rf .parkdw dbt_project/target dbt_project/logs

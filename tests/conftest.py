@@ -1,0 +1,85 @@
+"""Test fixtures: a real PostgreSQL (the server on 127.0.0.1:5432 when reachable, else an
+embedded one), a fresh warehouse database per session, and local Airflow settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+TEST_DB = "parkdw_test"
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="parkdw-test-"))
+
+
+def _server_url() -> str:
+    """The machine's PostgreSQL when it answers on 127.0.0.1:5432, else an embedded one."""
+    if os.environ.get("PARKDW_TEST_SERVER_URL"):
+        return os.environ["PARKDW_TEST_SERVER_URL"]
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
+            pass
+        url = "postgresql://postgres:test@127.0.0.1:5432/postgres"
+        psycopg.connect(url, connect_timeout=5).close()
+        return url
+    except OSError:
+        from parkdw.settings import start_embedded_postgres
+
+        return start_embedded_postgres(_SESSION_HOME / "pgdata").conninfo
+
+
+def _configure() -> None:
+    """Point every settings consumer (and Airflow, before it is imported) at test resources."""
+    from parkdw import settings
+    from parkdw.airflow_local import prepare_environment
+
+    server = settings.parse_connection(_server_url())
+    wh = server.with_dbname(TEST_DB)
+    with psycopg.connect(server.with_dbname("postgres").conninfo, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {TEST_DB} with (force)")
+        conn.execute(f"create database {TEST_DB}")
+    os.environ.pop("AIRFLOW_CONN_WAREHOUSE", None)
+    os.environ["WAREHOUSE_URL"] = wh.conninfo
+    os.environ["PARKDW_HOME"] = str(_SESSION_HOME)
+    settings.reset_settings()
+    prepare_environment(wh)
+    settings.reset_settings()
+
+
+_configure()
+
+
+@pytest.fixture(scope="session")
+def wh():
+    from parkdw.settings import get_settings
+
+    return get_settings().warehouse()
+
+
+@pytest.fixture()
+def conn(wh):
+    """A connection to a freshly emptied warehouse (layer schemas dropped and recreated)."""
+    from parkdw import warehouse
+
+    with warehouse.connect(warehouse=wh) as c:
+        c.autocommit = True
+        for schema in ("raw", "staging", "marts", "audit"):
+            c.execute(f"drop schema if exists {schema} cascade")
+        c.autocommit = False
+        warehouse.ensure_schemas(c)
+        yield c
+
+
+@pytest.fixture(scope="session")
+def landing(tmp_path_factory):
+    """Two simulated days (a Sunday and 11.11) with their reference lookback week."""
+    from parkdw.sandbox.generate import SimulationConfig, simulate
+
+    out = tmp_path_factory.mktemp("landing")
+    cfg = SimulationConfig(date(2024, 11, 10), date(2024, 11, 11), seed=7, scale=0.005)
+    simulate(cfg, out)
+    return cfg, out

@@ -1,0 +1,134 @@
+"""The raw loader against the real PostgreSQL and the sandbox's files."""
+
+import json
+import shutil
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from parkdw.ingest import loader
+from parkdw.ingest.loader import ingest_partner, load_file
+
+
+def utc(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+
+
+def truth_of(landing_dir, day: date) -> dict:
+    return json.loads((landing_dir / "_truth" / f"{day.isoformat()}.json").read_text())
+
+
+def test_a_day_lands_with_correct_counts_and_lineage(conn, landing):
+    cfg, out = landing
+    day = cfg.end
+    summary = ingest_partner(conn, "customs", out, (utc(day), utc(date(2024, 11, 12))))
+    conn.commit()
+    truth = truth_of(out, day)
+    assert summary.as_dict()["quarantined"] == 0
+    heads = conn.execute("select count(*), count(distinct _batch_id) from raw.ceb_inventory_head").fetchone()
+    assert heads[0] == truth["inventories"]
+    assert conn.execute("select count(*) from raw.ceb_inventory_list").fetchone()[0] == truth["inventory_lines"]
+    assert conn.execute("select count(*) from raw.ceb_order_head").fetchone()[0] == truth["orders"]
+    # Lineage: every row names its batch, source file, checksum and record number; the audit reconciles.
+    bad = conn.execute("""
+        select count(*) from raw.ceb_inventory_list r
+        join audit.load_batch b on b.source_sha256 = r._source_sha256 and b.status = 'loaded'
+        where r._batch_id <> b.batch_id or r._source <> b.source or r._record_no < 1""").fetchone()[0]
+    assert bad == 0
+    received, loaded, quarantined = conn.execute(
+        "select sum(records_received), sum(records_loaded), sum(records_quarantined) from audit.load_batch").fetchone()
+    assert received == loaded + quarantined == summary.count("received")
+    replies = conn.execute("select count(*) from raw.ceb_inventory_return").fetchone()[0]
+    assert loaded == truth["orders"] + truth["inventories"] + replies  # one record per document
+
+
+def test_second_run_of_the_same_interval_adds_nothing(conn, landing):
+    cfg, out = landing
+    interval = (utc(cfg.start), utc(date(2024, 11, 12)))
+    first = ingest_partner(conn, "customs", out, interval)
+    conn.commit()
+    before = conn.execute("select count(*) from raw.ceb_inventory_list").fetchone()[0]
+    second = ingest_partner(conn, "customs", out, interval)
+    conn.commit()
+    assert first.skipped == 0 and first.count("loaded") > 0
+    assert second.skipped == len(second.batches) == len(first.batches)
+    assert second.count("loaded") == 0
+    assert conn.execute("select count(*) from raw.ceb_inventory_list").fetchone()[0] == before
+    skipped = conn.execute("select count(*) from audit.load_batch where status = 'skipped' "
+                           "and duplicate_of_batch_id is not null").fetchone()[0]
+    assert skipped == len(first.batches)
+
+
+def test_bad_file_and_bad_record_are_quarantined_and_counts_reconcile(conn, landing, tmp_path):
+    cfg, out = landing
+    source = sorted((out / "customs" / cfg.end.isoformat()).glob("CEB603_*.xml"))[0]
+    text = source.read_text(encoding="utf-8")
+    truncated = tmp_path / "CEB603_truncated.xml"
+    truncated.write_text(text[: len(text) // 3], encoding="utf-8")
+    bad_hs = tmp_path / "CEB603_bad_hs.xml"
+    first_gcode = text.index("<ceb:gcode>") + len("<ceb:gcode>")
+    bad_hs.write_text(text[:first_gcode] + "8517" + text[first_gcode + 10:], encoding="utf-8")
+
+    r1 = load_file(conn, "customs", truncated)
+    r2 = load_file(conn, "customs", bad_hs)
+    conn.commit()
+    assert (r1.loaded, r1.quarantined) == (0, r1.received) and r1.received >= 1
+    assert r2.quarantined == 1 and r2.loaded == r2.received - 1 and r2.received == text.count("<ceb:Inventory>")
+    rows = conn.execute("select source, record_no, field, rule, reason, raw_bytes is not null, raw_text "
+                        "from audit.quarantine order by quarantine_id").fetchall()
+    assert rows[0][0] == str(truncated) and rows[0][3] == "not_well_formed" and rows[0][5] is True
+    assert rows[1][:4] == (str(bad_hs), 1, "gcode", "xsd")
+    assert str(bad_hs) in rows[1][4] and "record 1" in rows[1][4]
+    assert "8517</ceb:gcode>" in rows[1][6]
+    # No partial rows from the truncated file; the bad record's lines are not in raw either.
+    assert conn.execute("select count(*) from raw.ceb_inventory_head where _source = %s", (str(truncated),)).fetchone()[0] == 0
+    assert conn.execute("select count(*) from raw.ceb_inventory_head where _source = %s", (str(bad_hs),)).fetchone()[0] == r2.loaded
+    bad = conn.execute("select count(*) from audit.load_batch where records_received <> records_loaded + records_quarantined").fetchone()[0]
+    assert bad == 0
+
+
+def test_a_load_that_dies_mid_copy_leaves_no_partial_batch(conn, landing, monkeypatch):
+    cfg, out = landing
+    source = sorted((out / "customs" / cfg.end.isoformat()).glob("CEB603_*.xml"))[0]
+    monkeypatch.setattr(loader, "FLUSH_ROWS", 10)  # force several COPY flushes before the failure
+    real_add = loader._TableWriter.add
+    calls = {"n": 0}
+
+    def failing_add(self, row):
+        calls["n"] += 1
+        if calls["n"] == 55:
+            raise OSError("connection lost mid-COPY")
+        real_add(self, row)
+
+    monkeypatch.setattr(loader._TableWriter, "add", failing_add)
+    with pytest.raises(OSError):
+        load_file(conn, "customs", source)
+    conn.rollback()
+    assert conn.execute("select count(*) from raw.ceb_inventory_head").fetchone()[0] == 0
+    assert conn.execute("select count(*) from audit.load_batch").fetchone()[0] == 0
+    monkeypatch.setattr(loader._TableWriter, "add", real_add)
+    result = load_file(conn, "customs", source)  # the rerun completes
+    conn.commit()
+    assert result.status == "loaded" and result.loaded == result.received > 0
+
+
+def test_reference_feeds_load_and_reject_rows_missing_required_fields(conn, landing, tmp_path):
+    cfg, out = landing
+    summary = ingest_partner(conn, "reference", out)
+    conn.commit()
+    assert summary.count("quarantined") == 0
+    assert conn.execute("select count(distinct rate_date) from raw.fx_central_parity").fetchone()[0] >= 5
+    bad = tmp_path / "reference" / "fx" / "2024-11-12"
+    bad.mkdir(parents=True)
+    (bad / "cny_central_parity.csv").write_text("rate_date,currency_pair,rate\n2024-11-12,USD/CNY,7.1\n2024-11-12,EUR/CNY,\n")
+    result = load_file(conn, "fx", bad / "cny_central_parity.csv")
+    conn.commit()
+    assert (result.received, result.loaded, result.quarantined) == (2, 1, 1)
+    field, reason = conn.execute("select field, reason from audit.quarantine").fetchone()
+    assert field == "rate" and "record 2" in reason and "EUR/CNY" in reason
+    missing_header = tmp_path / "no_header.csv"
+    missing_header.write_text("day,pair\n2024-11-12,USD/CNY\n")
+    result = load_file(conn, "fx", missing_header)
+    conn.commit()
+    assert result.loaded == 0 and result.quarantined == 1

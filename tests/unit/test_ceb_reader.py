@@ -1,0 +1,116 @@
+"""The CEB reader against real files: valid, malformed, hostile, and other encodings."""
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from parkdw.ceb import spec
+from parkdw.ceb.reader import read_ceb_file
+from parkdw.ceb.writer import render_message
+from parkdw.ingest.records import RecordDone, Rejected, Row, SourceRejected
+
+TRANSFER = {"copCode": "5001990DA1", "copName": "报关行", "dxpMode": "DXP", "dxpId": "DXPENT0000000001"}
+
+
+def inventory(guid: str, gcode: str = "8517629900", lines: int = 2) -> dict:
+    head = {
+        "guid": guid, "appType": "1", "appTime": "20241111101010", "appStatus": "2", "customsCode": "8000",
+        "ebpCode": "5001960AB1", "ebpName": "平台", "orderNo": "O1", "logisticsCode": "5001980LG1",
+        "logisticsName": "物流", "logisticsNo": "YX1", "copNo": "C1", "ieFlag": "E", "portCode": "8011",
+        "ieDate": "20241111", "statisticsFlag": "A", "agentCode": "5001990DA1", "agentName": "报关行",
+        "ebcCode": "5001900001", "ebcName": "企业", "ownerCode": "5001900001", "ownerName": "企业",
+        "tradeMode": "9610", "trafMode": "5", "country": "132", "POD": "SIN", "freight": "0",
+        "fCurrency": "142", "fFlag": "3", "insuredFee": "0", "iCurrency": "142", "iFlag": "3",
+        "wrapType": "2", "packNo": "1", "grossWeight": "1.5", "netWeight": "1.2",
+    }
+    body = [{"gnum": n, "itemNo": f"SKU{n}", "gcode": gcode, "gname": "耳机", "gmodel": "标准", "barCode": "无",
+             "country": "132", "currency": "142", "qty": "2", "qty1": "2", "unit": "007", "unit1": "007",
+             "price": "10.50", "totalPrice": "21.00"} for n in range(1, lines + 1)]
+    return {"head": head, "lines": body}
+
+
+def guid(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8", bom: bool = False) -> Path:
+    path = tmp_path / name
+    data = text.encode(encoding)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    return path
+
+
+def test_written_message_validates_against_the_official_xsd(tmp_path):
+    xml = render_message("CEB603Message", guid(99), [inventory(guid(1)), inventory(guid(2), lines=3)], TRANSFER)
+    assert spec.schema().validate(etree.fromstring(xml.encode()))
+
+
+def test_reader_maps_heads_and_lines_with_spec_columns(tmp_path):
+    xml = render_message("CEB603Message", guid(99), [inventory(guid(1)), inventory(guid(2), lines=3)], TRANSFER)
+    items = list(read_ceb_file(write(tmp_path, "a.xml", xml)))
+    rows = [i for i in items if isinstance(i, Row)]
+    heads = [r for r in rows if r.table == "ceb_inventory_head"]
+    lines = [r for r in rows if r.table == "ceb_inventory_list"]
+    assert [h.values[0] for h in heads] == [guid(1), guid(2)]
+    assert len(lines) == 5 and {r.message_guid for r in rows} == {guid(99)}
+    cols = spec.line_columns(spec.MESSAGE_ENTITIES["CEB603Message"])
+    first = dict(zip(cols, lines[0].values))
+    assert first["head_guid"] == guid(1) and first["gcode"] == "8517629900" and first["total_price"] == "21.00"
+    assert sum(isinstance(i, RecordDone) for i in items) == 2
+
+
+def test_invalid_document_is_rejected_with_file_record_and_field(tmp_path):
+    xml = render_message("CEB603Message", guid(99), [inventory(guid(1)), inventory(guid(2), gcode="8517")], TRANSFER)
+    path = write(tmp_path, "bad_hs.xml", xml)
+    items = list(read_ceb_file(path))
+    rejected = [i for i in items if isinstance(i, Rejected)]
+    assert len(rejected) == 1
+    r = rejected[0]
+    assert r.record_no == 2 and r.field == "gcode" and r.record_key == guid(2) and r.rule == "xsd"
+    assert str(path) in r.reason and "record 2" in r.reason and "gcode" in r.reason
+    assert "<ceb:gcode>8517</ceb:gcode>" in r.raw_text
+    assert sum(isinstance(i, RecordDone) for i in items) == 1  # the valid document still loads
+
+
+@pytest.mark.parametrize(
+    "name, text, rule",
+    [
+        ("truncated.xml", None, "not_well_formed"),
+        ("wrong_ns.xml", '<?xml version="1.0"?><ceb:CEB603Message xmlns:ceb="http://example.com/other" guid="x" version="1.0"/>', "unsupported_root"),
+        ("doctype.xml", '<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+                        '<ceb:CEB603Message xmlns:ceb="http://www.chinaport.gov.cn/ceb" guid="x" version="1.0">&b;</ceb:CEB603Message>', "dtd_refused"),
+        ("xxe.xml", '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                    '<ceb:CEB603Message xmlns:ceb="http://www.chinaport.gov.cn/ceb" guid="x" version="1.0">&e;</ceb:CEB603Message>', "dtd_refused"),
+        ("empty.xml", "", "not_well_formed"),
+    ],
+)
+def test_unusable_files_are_rejected_whole(tmp_path, name, text, rule):
+    if text is None:
+        full = render_message("CEB603Message", guid(99), [inventory(guid(1)), inventory(guid(2))], TRANSFER)
+        text = full[: len(full) // 2]
+    path = write(tmp_path, name, text)
+    with pytest.raises(SourceRejected) as exc:
+        list(read_ceb_file(path))
+    assert exc.value.rule == rule
+    assert str(path) in exc.value.reason
+    assert "root:" not in exc.value.reason  # nothing from /etc/passwd was read into the message
+
+
+def test_gbk_without_declaration_and_utf8_with_bom_are_read(tmp_path):
+    xml = render_message("CEB603Message", guid(99), [inventory(guid(1))], TRANSFER)
+    undeclared = xml.replace('<?xml version="1.0" encoding="UTF-8"?>\n', "")
+    declared_gbk = xml.replace('encoding="UTF-8"', 'encoding="GBK"')
+    for path in (write(tmp_path, "gbk.xml", undeclared, "gbk"), write(tmp_path, "gbk_decl.xml", declared_gbk, "gbk"),
+                 write(tmp_path, "bom.xml", xml, bom=True)):
+        heads = [r for r in read_ceb_file(path) if isinstance(r, Row) and r.table == "ceb_inventory_head"]
+        assert len(heads) == 1, path
+        assert dict(zip(spec.head_columns(spec.MESSAGE_ENTITIES["CEB603Message"]), heads[0].values))["ebp_name"] == "平台"
+
+
+def test_spec_reads_field_order_and_names_from_the_xsd():
+    names = [f.name for f in spec.fields("InventoryHead")]
+    assert names[:3] == ["guid", "appType", "appTime"] and "POD" in names and "fCurrency" in names
+    assert spec.snake("fCurrency") == "f_currency" and spec.snake("POD") == "pod" and spec.snake("ebcCode") == "ebc_code"
+    gcode = next(f for f in spec.fields("InventoryList") if f.name == "gcode")
+    assert gcode.max_length == 10 and gcode.required
