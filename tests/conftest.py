@@ -3,6 +3,7 @@ embedded one), a fresh warehouse database per session, and local Airflow setting
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-TEST_DB = "parkdw_test"
+TEST_DB = f"parkdw_test_{os.getpid()}"  # one per session: concurrent runs never share a database
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="parkdw-test-"))
 
 
@@ -32,6 +33,24 @@ def _server_url() -> str:
         return start_embedded_postgres(_SESSION_HOME / "pgdata").conninfo
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _drop_database(conninfo: str) -> None:
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"drop database if exists {TEST_DB} with (force)")
+    except psycopg.Error:
+        pass  # the next session removes it
+
+
 def _configure() -> None:
     """Point every settings consumer (and Airflow, before it is imported) at test resources."""
     from parkdw import settings
@@ -40,8 +59,13 @@ def _configure() -> None:
     server = settings.parse_connection(_server_url())
     wh = server.with_dbname(TEST_DB)
     with psycopg.connect(server.with_dbname("postgres").conninfo, autocommit=True) as conn:
+        # Drop databases left by test sessions that no longer run (killed runs), then make ours.
+        for (name,) in conn.execute("select datname from pg_database where datname ~ '^parkdw_test_[0-9]+$'").fetchall():
+            if not _alive(int(name.rsplit("_", 1)[1])):
+                conn.execute(f"drop database if exists {name} with (force)")
         conn.execute(f"drop database if exists {TEST_DB} with (force)")
         conn.execute(f"create database {TEST_DB}")
+    atexit.register(_drop_database, server.with_dbname("postgres").conninfo)
     os.environ.pop("AIRFLOW_CONN_WAREHOUSE", None)
     os.environ["WAREHOUSE_URL"] = wh.conninfo
     os.environ["PARKDW_HOME"] = str(_SESSION_HOME)
@@ -76,10 +100,22 @@ def conn(wh):
 
 @pytest.fixture(scope="session")
 def landing(tmp_path_factory):
-    """Two simulated days (a Sunday and 11.11) with their reference lookback week."""
+    """Two simulated days (a Sunday and 11.11) with their reference lookback week, with the
+    sandbox's default defects injected (listed in its manifest)."""
     from parkdw.sandbox.generate import SimulationConfig, simulate
 
     out = tmp_path_factory.mktemp("landing")
     cfg = SimulationConfig(date(2024, 11, 10), date(2024, 11, 11), seed=7, scale=0.005)
+    simulate(cfg, out)
+    return cfg, out
+
+
+@pytest.fixture(scope="session")
+def clean_landing(tmp_path_factory):
+    """The same two days without injected defects, for exact count checks."""
+    from parkdw.sandbox.generate import DefectRates, SimulationConfig, simulate
+
+    out = tmp_path_factory.mktemp("clean_landing")
+    cfg = SimulationConfig(date(2024, 11, 10), date(2024, 11, 11), seed=7, scale=0.005, defects=DefectRates.none())
     simulate(cfg, out)
     return cfg, out

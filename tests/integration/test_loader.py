@@ -19,8 +19,8 @@ def truth_of(landing_dir, day: date) -> dict:
     return json.loads((landing_dir / "_truth" / f"{day.isoformat()}.json").read_text())
 
 
-def test_a_day_lands_with_correct_counts_and_lineage(conn, landing):
-    cfg, out = landing
+def test_a_day_lands_with_correct_counts_and_lineage(conn, clean_landing):
+    cfg, out = clean_landing
     day = cfg.end
     summary = ingest_partner(conn, "customs", out, (utc(day), utc(date(2024, 11, 12))))
     conn.commit()
@@ -40,7 +40,11 @@ def test_a_day_lands_with_correct_counts_and_lineage(conn, landing):
         "select sum(records_received), sum(records_loaded), sum(records_quarantined) from audit.load_batch").fetchone()
     assert received == loaded + quarantined == summary.count("received")
     replies = conn.execute("select count(*) from raw.ceb_inventory_return").fetchone()[0]
-    assert loaded == truth["orders"] + truth["inventories"] + replies  # one record per document
+    receipts, waybills, bills, summaries, results = (conn.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in (
+        "ceb_receipts", "ceb_logistics", "ceb_way_bill_head", "ceb_summary_apply_head", "ceb_summary_result_head"))
+    assert receipts == waybills == truth["orders"]
+    assert bills > 0 and summaries > 0 and results > 0
+    assert loaded == truth["orders"] * 3 + truth["inventories"] + replies + bills + summaries + results
 
 
 def test_second_run_of_the_same_interval_adds_nothing(conn, landing):
@@ -60,8 +64,36 @@ def test_second_run_of_the_same_interval_adds_nothing(conn, landing):
     assert skipped == len(first.batches)
 
 
-def test_bad_file_and_bad_record_are_quarantined_and_counts_reconcile(conn, landing, tmp_path):
+def test_every_injected_defect_is_loaded_or_quarantined_as_the_manifest_says(conn, landing):
+    from parkdw.sandbox.generate import load_defects
+
     cfg, out = landing
+    summary = ingest_partner(conn, "customs", out)
+    conn.commit()
+    defects = load_defects(out)
+    expected_files = {str(out / d["file"]) for d in defects if d["expect"] == "quarantined_file"}
+    expected_docs = {d["guid"] for d in defects if d["expect"] == "quarantined"}
+    assert expected_files and expected_docs
+    files = {r[0] for r in conn.execute("select source from audit.quarantine where record_no is null")}
+    docs = {r[0]: r[1] for r in conn.execute("select record_key, rule from audit.quarantine where record_no is not null")}
+    assert files == expected_files
+    assert set(docs) == expected_docs and set(docs.values()) <= {"xsd", "positive_amount"}
+    # Each malformed file's intact resend loaded; GBK and BOM files loaded.
+    for d in defects:
+        if d["defect"] == "malformed_file":
+            assert conn.execute("select records_loaded from audit.load_batch where source = %s",
+                                (str(out / d["resent_as"]),)).fetchone()[0] == d["documents"]
+        if d["defect"] in ("gbk_file", "bom_file"):
+            loaded, quarantined = conn.execute("select records_loaded, records_quarantined from audit.load_batch "
+                                               "where source = %s", (str(out / d["file"]),)).fetchone()
+            assert loaded > 0
+    assert summary.count("received") == summary.count("loaded") + summary.count("quarantined")
+    bad = conn.execute("select count(*) from audit.load_batch where records_received <> records_loaded + records_quarantined").fetchone()[0]
+    assert bad == 0
+
+
+def test_bad_file_and_bad_record_are_quarantined_and_counts_reconcile(conn, clean_landing, tmp_path):
+    cfg, out = clean_landing
     source = sorted((out / "customs" / cfg.end.isoformat()).glob("CEB603_*.xml"))[0]
     text = source.read_text(encoding="utf-8")
     truncated = tmp_path / "CEB603_truncated.xml"
@@ -88,8 +120,8 @@ def test_bad_file_and_bad_record_are_quarantined_and_counts_reconcile(conn, land
     assert bad == 0
 
 
-def test_a_load_that_dies_mid_copy_leaves_no_partial_batch(conn, landing, monkeypatch):
-    cfg, out = landing
+def test_a_load_that_dies_mid_copy_leaves_no_partial_batch(conn, clean_landing, monkeypatch):
+    cfg, out = clean_landing
     source = sorted((out / "customs" / cfg.end.isoformat()).glob("CEB603_*.xml"))[0]
     monkeypatch.setattr(loader, "FLUSH_ROWS", 10)  # force several COPY flushes before the failure
     real_add = loader._TableWriter.add

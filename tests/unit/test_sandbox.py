@@ -10,7 +10,9 @@ from lxml import etree
 from parkdw.ceb import spec
 from parkdw.codes import is_valid_credit_code
 from parkdw.sandbox import world
-from parkdw.sandbox.generate import SimulationConfig, rate_for, simulate
+from parkdw.ceb.reader import read_ceb_file
+from parkdw.ingest.records import Rejected, SourceRejected
+from parkdw.sandbox.generate import DefectRates, SimulationConfig, load_defects, rate_for, simulate
 
 
 def tree_digest(root) -> dict[str, str]:
@@ -25,20 +27,45 @@ def test_same_seed_same_bytes_and_subranges_match(tmp_path):
     assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
     simulate(SimulationConfig(date(2024, 6, 18), date(2024, 6, 18), seed=3, scale=0.002), tmp_path / "c")
     a, c = tree_digest(tmp_path / "a"), tree_digest(tmp_path / "c")
-    day_files = {k: v for k, v in a.items() if "2024-06-18" in k}
+    # Files originating on 06-18: customs files name their origin day (they may be delivered later).
+    day_files = {k: v for k, v in a.items()
+                 if ("_20240618_" in k) or ("2024-06-18" in k and not k.startswith("customs/"))}
     assert day_files and all(c[k] == v for k, v in day_files.items())
     other_seed = SimulationConfig(date(2024, 6, 18), date(2024, 6, 18), seed=4, scale=0.002)
     simulate(other_seed, tmp_path / "d")
     assert tree_digest(tmp_path / "d") != c
 
 
-def test_every_customs_file_validates_against_the_official_xsd(tmp_path):
-    simulate(SimulationConfig(date(2024, 11, 11), date(2024, 11, 11), seed=5, scale=0.003), tmp_path)
+def test_without_defects_every_customs_file_validates_against_the_official_xsd(tmp_path):
+    simulate(SimulationConfig(date(2024, 11, 11), date(2024, 11, 11), seed=5, scale=0.003,
+                              defects=DefectRates.none()), tmp_path)
     files = sorted((tmp_path / "customs").rglob("*.xml"))
-    assert {f.name[:6] for f in files} == {"CEB303", "CEB603", "CEB604"}
+    kinds = {f.name[:6] for f in files}
+    assert kinds == {"CEB303", "CEB403", "CEB505", "CEB603", "CEB604", "CEB607", "CEB701", "CEB792"}
     xsd = spec.schema()
     invalid = [f.name for f in files if not xsd.validate(etree.parse(str(f)))]
     assert invalid == []
+    assert load_defects(tmp_path) == []
+
+
+def test_injected_defects_are_exactly_what_the_manifest_lists(tmp_path):
+    rates = DefectRates(malformed_file=0.2, bad_hs_code=0.05, nonpositive_amount=0.05, gbk_file=0.2, bom_file=0.2)
+    simulate(SimulationConfig(date(2024, 11, 11), date(2024, 11, 11), seed=5, scale=0.005, defects=rates), tmp_path)
+    defects = load_defects(tmp_path)
+    bad_files = {d["file"] for d in defects if d["defect"] == "malformed_file"}
+    bad_docs = {d["guid"] for d in defects if d["defect"] in ("bad_hs_code", "nonpositive_amount")}
+    assert bad_files and bad_docs and any(d["defect"] == "gbk_file" for d in defects)
+    refused_files, rejected_docs = set(), set()
+    for path in sorted((tmp_path / "customs").rglob("*.xml")):
+        try:
+            rejected_docs |= {r.record_key for r in read_ceb_file(path) if isinstance(r, Rejected)}
+        except SourceRejected:
+            refused_files.add(str(path.relative_to(tmp_path)))
+    assert refused_files == bad_files  # truncated or wrong namespace, nothing else
+    assert rejected_docs == bad_docs  # XSD or amount rule, nothing else
+    for d in defects:
+        if d["defect"] == "malformed_file":
+            assert (tmp_path / d["resent_as"]).exists()  # the partner resends the intact file
 
 
 def test_registry_codes_are_valid_and_targets_shape_the_world():
@@ -54,12 +81,13 @@ def test_registry_codes_are_valid_and_targets_shape_the_world():
 
 
 def test_truth_value_is_the_released_lines_at_the_fx_of_the_export_date(tmp_path):
-    simulate(SimulationConfig(date(2024, 11, 10), date(2024, 11, 10), seed=5, scale=0.003), tmp_path)
+    simulate(SimulationConfig(date(2024, 11, 10), date(2024, 11, 10), seed=5, scale=0.003,
+                              defects=DefectRates.none()), tmp_path)
     truth = json.loads((tmp_path / "_truth" / "2024-11-10.json").read_text())
     # Recompute from the files: released (800) inventories' lines, USD at the Friday parity (Sunday).
     ns = {"c": spec.CEB_NS}
     released = set()
-    for f in (tmp_path / "customs" / "2024-11-10").glob("CEB604_*.xml"):
+    for f in (tmp_path / "customs").rglob("CEB604_*.xml"):
         released |= {r.findtext("c:guid", namespaces=ns) for r in etree.parse(str(f)).getroot()
                      if r.findtext("c:returnStatus", namespaces=ns) == "800"}
     total = Decimal(0)

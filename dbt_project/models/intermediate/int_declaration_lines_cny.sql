@@ -14,11 +14,12 @@ with lines as (
         h.gross_weight_kg,
         h.net_weight_kg,
         r.released_at,
-        cur.iso4217_alpha as currency_iso
+        cur.customs_code as currency_customs_code,
+        cur.currency_iso
     from {{ ref('stg_customs__inventory_lines') }} as l
     inner join {{ ref('stg_customs__inventory_heads') }} as h using (inventory_guid)
     inner join {{ ref('int_inventory_release') }} as r using (inventory_guid)
-    left join {{ ref('customs_currency') }} as cur on cur.customs_code = l.currency_code
+    left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = l.currency_code
     where r.released_at is not null
 )
 

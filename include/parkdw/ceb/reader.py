@@ -23,6 +23,14 @@ _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)[
 _ERROR_ELEMENT = re.compile(r"Element '(?:\{[^}]*\})?([A-Za-z0-9_]+)'")
 _MAX_RAW_TEXT = 1_000_000  # characters of a rejected document kept in quarantine
 
+# Business rules the XSD cannot express: amounts and quantities that must be positive.
+POSITIVE_FIELDS = {
+    "OrderHead": ("goodsValue",),
+    "OrderList": ("qty", "price", "totalPrice"),
+    "Receipts": ("charge",),
+    "InventoryList": ("qty", "price", "totalPrice"),
+}
+
 
 def detect_encoding(head: bytes) -> str:
     """Encoding of an XML file from its first bytes: BOM, then the declaration, else UTF-8/GBK."""
@@ -173,6 +181,16 @@ def _map_document(elem, kind: spec.EntityKind, xsd, record_no: int, message_guid
             raw_text=raw_text,
         )
         return
+    broken = _rule_violation(elem, kind)
+    if broken:
+        field, value = broken
+        yield Rejected(
+            record_no=record_no, rule="positive_amount", field=field, record_key=guid,
+            reason=f"{source}: record {record_no} ({kind.entity} guid={guid}, line {elem.sourceline}): "
+            f"field {field}: {value!r} must be greater than zero",
+            raw_text=etree.tostring(elem, encoding="unicode")[:_MAX_RAW_TEXT],
+        )
+        return
     head_cols = spec.fields(kind.head)
     yield Row(kind.head_table, tuple(head.get(f.name) for f in head_cols), record_no, message_guid)
     if kind.line:
@@ -186,3 +204,17 @@ def _map_document(elem, kind: spec.EntityKind, xsd, record_no: int, message_guid
                 message_guid,
             )
     yield RecordDone(record_no)
+
+
+def _rule_violation(elem, kind: spec.EntityKind) -> tuple[str, str] | None:
+    """The first field breaking a business rule (non-positive amount), or None."""
+    parts = [(kind.head, [elem if kind.line is None else elem.find(f"{{{spec.CEB_NS}}}{kind.head}")])]
+    if kind.line:
+        parts.append((kind.line, list(elem.iterfind(f"{{{spec.CEB_NS}}}{kind.line}"))))
+    for element_name, nodes in parts:
+        for name in POSITIVE_FIELDS.get(element_name, ()):
+            for node in nodes:
+                value = node.findtext(f"{{{spec.CEB_NS}}}{name}") if node is not None else None
+                if value is not None and float(value) <= 0:  # XSD already proved it a decimal
+                    return name, value
+    return None

@@ -1,19 +1,27 @@
 """Write the park's partner feeds for a date range into a landing folder, plus ground truth.
 
-Layout (one folder per partner and day, as the partners deliver):
-  customs/YYYY-MM-DD/CEB303_*.xml, CEB603_*.xml, CEB604_*.xml
-  reference/registry/YYYY-MM-DD/park_enterprises.csv     (the registry snapshot of that day)
-  reference/fx/YYYY-MM-DD/cny_central_parity.csv          (business days only)
-  _truth/YYYY-MM-DD.json                                  (what the day's files imply)
+Layout (one folder per partner and delivery day, as the partners deliver):
+  customs/YYYY-MM-DD/CEBnnn_<origin day>_<seq>.xml   303 orders, 403 receipts, 505 waybills,
+                                                      603 inventories, 604 replies, 607 bill lists,
+                                                      701 summary applications, 792 summary results
+  reference/registry/YYYY-MM-DD/park_enterprises.csv  (the registry snapshot of that day)
+  reference/fx/YYYY-MM-DD/cny_central_parity.csv      (business days only)
+  _truth/YYYY-MM-DD.json                              (what the origin day's documents imply)
+  _manifest/defects_YYYY-MM-DD.jsonl                  (every defect injected on purpose)
+
+Everything a day writes depends only on the seed and that day, so any sub-range generated on
+its own gives byte-identical files. Documents can be delivered late (into a later day's
+folder); the truth records, per released declaration, the day it became complete.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -31,6 +39,35 @@ HOLIDAYS = {date(2024, 10, 1), date(2024, 10, 2), date(2024, 10, 3), date(2025, 
 RELEASED = "800"
 # Calibrates the on-track scenario to about 16 billion yuan over the five years at scale 1.
 PRICE_LEVEL = Decimal("0.43")
+REJECT_RATE = 0.04  # customs returns (100) a share of declarations...
+REDECLARE_RATE = 0.6  # ...and most of those are declared again under a new guid
+TRANSFER = {"copCode": world.AGENT[0], "copName": world.AGENT[1], "dxpMode": "DXP", "dxpId": "DXPENT0000000001"}
+
+
+@dataclass(frozen=True)
+class DefectRates:
+    """Rates of the defects the sandbox injects on purpose (each one written to the manifest)."""
+
+    resend: float = 0.01  # the same document (guid) resent in a later file
+    correction: float = 0.01  # an appType=2 version with a changed quantity
+    deletion: float = 0.003  # an appType=3 version before release (never released)
+    late_file: float = 0.02  # a declaration delivered 1-3 days late (in a later day's file)
+    reply_out_of_order: float = 0.02  # the 120 reply arrives after the 800 release, a day late
+    orphan_receipt: float = 0.003  # a CEB403 receipt for an order that does not exist
+    orphan_waybill: float = 0.003  # a CEB505 waybill for a parcel that does not exist
+    order_no_reuse: float = 0.002  # the same orderNo on a second platform
+    logistics_no_reuse: float = 0.002  # a logisticsNo reused about six months later
+    bad_hs_code: float = 0.002  # gcode with 4 digits or missing: fails the XSD; customs rejects
+    nonpositive_amount: float = 0.002  # a line totalPrice 0 or negative; customs rejects
+    currency_variant: float = 0.01  # "CNY" or "156" where the customs code "142" belongs
+    wrong_timezone: float = 0.005  # appTime written in UTC instead of Beijing time
+    malformed_file: float = 0.01  # a file truncated or in a wrong namespace, resent intact later
+    gbk_file: float = 0.03  # a file encoded in GBK
+    bom_file: float = 0.03  # a UTF-8 file with a byte-order mark
+
+    @classmethod
+    def none(cls) -> "DefectRates":
+        return cls(**{f.name: 0.0 for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -40,6 +77,7 @@ class SimulationConfig:
     seed: int = 42
     scale: float = 0.01
     scenario: str = "on-track"
+    defects: DefectRates = field(default_factory=DefectRates)
 
 
 def _guid(rng) -> str:
@@ -61,136 +99,455 @@ def fx_rates(day: date) -> dict[str, Decimal]:
 
 
 def rate_for(day: date, iso_currency: str) -> Decimal:
-    """The rate in force on a day: that day's parity or the previous business day's."""
+    """The rate in force on a day (CNY per one unit): that day's parity or the previous business day's."""
     if iso_currency == "CNY":
         return Decimal(1)
     while not is_business_day(day):
         day -= timedelta(days=1)
-    return fx_rates(day)[iso_currency]
+    rates = fx_rates(day)
+    if iso_currency == "JPY":
+        return rates["100JPY"] / 100
+    return rates[iso_currency]
 
 
 def orders_on(day: date, cfg: SimulationConfig) -> int:
-    """Daily demand: a ramp over the years, a weekly pattern, and the e-commerce peaks."""
+    """Daily demand: a ramp over the years, a weekly pattern, the e-commerce peaks and troughs."""
     years = (day - world.PARK_OPENED).days / 365.25
     ramp = 0.35 + 0.45 * years  # grows from a third to about 2.6x the base over five years
     weekly = (0.9, 0.95, 1.0, 1.0, 1.05, 1.1, 0.95)[day.weekday()]
     peak = 1.0
-    if (day.month, day.day) == (11, 11):
+    md = (day.month, day.day)
+    if md == (11, 11):
         peak = 3.0
     elif day.month == 11 and 1 <= day.day <= 12:
         peak = 1.4
-    elif (day.month, day.day) in ((6, 18), (12, 12), (9, 9), (10, 10)):
+    elif md in ((6, 18), (12, 12), (9, 9), (10, 10)):
         peak = 1.8
+    elif day.month == 7 and 8 <= day.day <= 12:  # Prime Day
+        peak = 1.5
+    elif day.month in (11, 12) and _is_black_friday_week(day):
+        peak = 1.6
+    cny = _chinese_new_year(day.year)
+    if cny and -10 <= (day - cny).days <= 14:  # factories and carriers pause around Spring Festival
+        peak *= 0.45
     n = BASE_ORDERS_PER_DAY * cfg.scale * ramp * weekly * peak * SCENARIO_FACTOR[cfg.scenario]
     rng = world._rng(cfg.seed, "volume", day.isoformat())
     return max(1, int(n * rng.uniform(0.92, 1.08)))
+
+
+def _is_black_friday_week(day: date) -> bool:
+    thanksgiving = date(day.year, 11, 22 + (3 - date(day.year, 11, 22).weekday()) % 7)
+    return thanksgiving < day <= thanksgiving + timedelta(days=5)  # Black Friday to Cyber Monday
+
+
+def _chinese_new_year(year: int) -> date | None:
+    return {2023: date(2023, 1, 22), 2024: date(2024, 2, 10), 2025: date(2025, 1, 29),
+            2026: date(2026, 2, 17), 2027: date(2027, 2, 6)}.get(year)
 
 
 def _pick(rng, items, weights):
     return rng.choices(items, weights=weights, k=1)[0]
 
 
+def _number(seed: int, kind: str, day: date, index: int, digits: int) -> str:
+    """A deterministic document number for (day, index): reusable later without regenerating."""
+    h = hashlib.sha256(f"{seed}|{kind}|{day.isoformat()}|{index}".encode()).digest()
+    return f"{int.from_bytes(h[:8], 'big') % 10 ** digits:0{digits}d}"
+
+
+def _ts(t: datetime) -> str:
+    return f"{t:%Y%m%d%H%M%S}"
+
+
+class _Day:
+    """Collects one origin day's documents by message type and delivery day, and its truth."""
+
+    def __init__(self, day: date, cfg: SimulationConfig, out: Path) -> None:
+        self.day, self.cfg, self.out = day, cfg, out
+        self.rng = world._rng(cfg.seed, "day", day.isoformat())
+        self.defect_rng = world._rng(cfg.seed, "defects", day.isoformat())
+        self.messages: dict[tuple[str, date], list[dict]] = {}
+        self.defects: list[dict] = []
+        self.truth = {
+            "day": day.isoformat(), "orders": 0, "inventories": 0, "inventory_lines": 0,
+            "released_inventories": 0, "released_lines": 0, "rejected_inventories": 0,
+            "deleted_inventories": 0, "released_value_cny": Decimal(0),
+            "released_value_cny_by_trade_mode": {}, "released_value_cny_by_available_day": {},
+            "released_lines_by_available_day": {},
+        }
+
+    def chance(self, name: str) -> bool:
+        rate = getattr(self.cfg.defects, name)
+        return rate > 0 and self.defect_rng.random() < rate
+
+    def emit(self, message_type: str, doc: dict, delivery: date | None = None) -> date:
+        delivery = delivery or self.day
+        self.messages.setdefault((message_type, delivery), []).append(doc)
+        return delivery
+
+    def defect(self, name: str, **detail) -> None:
+        self.defects.append({"defect": name, "origin_day": self.day.isoformat(), **detail})
+
+
 def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
-    """Write one day's feeds and return its ground truth."""
-    rng = world._rng(cfg.seed, "day", day.isoformat())
+    """Write one origin day's feeds and return its ground truth."""
+    d = _Day(day, cfg, out)
+    rng = d.rng
     firms = [e for e in world.enterprises(cfg.seed) if e.entry_date <= day]
     exporters = [e for e in firms if e.weight > 0]
-    truth = {
-        "day": day.isoformat(), "orders": 0, "inventories": 0, "inventory_lines": 0,
-        "released_inventories": 0, "released_lines": 0, "rejected_inventories": 0,
-        "released_value_cny": Decimal(0), "released_value_cny_by_trade_mode": {},
-    }
     _write_registry(day, cfg, out)
     if is_business_day(day):
         _write_fx(day, out)
-    if not exporters:
-        return truth
-    orders, inventories, replies = [], [], []
-    weights = [e.weight for e in exporters]
-    for _ in range(orders_on(day, cfg)):
-        firm = _pick(rng, exporters, weights)
-        trade_mode = _pick(rng, [m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES])
-        dest = _pick(rng, world.DESTINATIONS, [d.weight for d in world.DESTINATIONS])
-        platform = rng.choice(world.PLATFORMS)
-        currency, iso = ("502", "USD") if trade_mode in ("9710", "9810") else ("142", "CNY")
-        size = {"9610": 1, "1210": 1, "9710": 3, "9810": 4}[trade_mode]
-        order_no = f"{platform[0][-3:]}{day:%Y%m%d}{rng.getrandbits(40):012d}"
-        logistics_no = f"YX{rng.getrandbits(44):013d}"
-        lines = []
-        for gnum in range(1, rng.choice((1, 1, 1, 2)) + 1):
-            gcode, gname, unit, base_price = rng.choice(world.PRODUCTS)
-            qty = Decimal(rng.choice((1, 1, 1, 2)) * size)
-            price = (base_price * PRICE_LEVEL * Decimal(str(rng.uniform(0.7, 1.3)))).quantize(FEN)
-            if iso != "CNY":
-                price = (price / rate_for(day, iso)).quantize(FEN)
-            lines.append({"gnum": gnum, "gcode": gcode, "gname": gname, "unit": unit, "qty": qty,
-                          "price": price, "total": (qty * price).quantize(FEN), "item_no": f"SKU{gcode[:6]}{gnum}"})
-        goods_value = sum(l["total"] for l in lines)
-        app_time = datetime.combine(day, datetime.min.time()) + timedelta(seconds=rng.randint(8 * 3600, 22 * 3600))
-        orders.append({
-            "head": {"guid": _guid(rng), "appType": "1", "appTime": f"{app_time:%Y%m%d%H%M%S}", "appStatus": "2",
-                     "orderType": "B" if trade_mode == "9710" else "E", "orderNo": order_no,
-                     "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": firm.customs_code,
-                     "ebcName": firm.name, "goodsValue": goods_value, "freight": "0", "currency": currency},
-            "lines": [{"gnum": l["gnum"], "itemNo": l["item_no"], "itemName": l["gname"], "unit": l["unit"],
-                       "currency": currency, "qty": l["qty"], "price": l["price"], "totalPrice": l["total"]}
-                      for l in lines],
-        })
-        invt_guid = _guid(rng)
-        weight = (sum(l["qty"] for l in lines) * Decimal("0.45")).quantize(Decimal("0.001"))
-        inventories.append({
-            "head": {"guid": invt_guid, "appType": "1", "appTime": f"{app_time + timedelta(minutes=20):%Y%m%d%H%M%S}",
-                     "appStatus": "2", "customsCode": world.CUSTOMS_CODE, "ebpCode": platform[0],
-                     "ebpName": platform[1], "orderNo": order_no, "logisticsCode": world.LOGISTICS[0],
-                     "logisticsName": world.LOGISTICS[1], "logisticsNo": logistics_no,
-                     "copNo": f"C{day:%Y%m%d}{rng.getrandbits(36):011d}", "ieFlag": "E",
-                     "portCode": world.PORT_BY_ROUTE[dest.route], "ieDate": f"{day:%Y%m%d}",
-                     "statisticsFlag": "A" if trade_mode == "9610" else "B", "agentCode": world.AGENT[0],
-                     "agentName": world.AGENT[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
-                     "ownerCode": firm.customs_code, "ownerName": firm.name, "tradeMode": trade_mode,
-                     "trafMode": dest.traf_mode, "country": dest.country, "POD": dest.pod[2:],
-                     "freight": "0", "fCurrency": currency, "fFlag": "3", "insuredFee": "0",
-                     "iCurrency": currency, "iFlag": "3", "wrapType": "2", "packNo": 1,
-                     "grossWeight": weight, "netWeight": (weight * Decimal("0.9")).quantize(Decimal("0.001"))},
-            "lines": [{"gnum": l["gnum"], "itemNo": l["item_no"], "itemName": l["gname"], "gcode": l["gcode"],
-                       "gname": l["gname"], "gmodel": "标准", "barCode": "无", "country": dest.country,
-                       "currency": currency, "qty": l["qty"], "qty1": l["qty"], "unit": l["unit"],
-                       "unit1": l["unit"], "price": l["price"], "totalPrice": l["total"]} for l in lines],
-        })
-        truth["orders"] += 1
-        truth["inventories"] += 1
-        truth["inventory_lines"] += len(lines)
-        reply_base = {"guid": invt_guid, "agentCode": world.AGENT[0],
-                      "copNo": inventories[-1]["head"]["copNo"], "preNo": f"E{day:%Y%m%d}{rng.getrandbits(28):09d}",
-                      "invtNo": f"8000{day:%Y}E{rng.getrandbits(28):09d}", "ebcCode": firm.customs_code,
-                      "ebpCode": platform[0], "orderNo": order_no,
-                      "statisticsFlag": inventories[-1]["head"]["statisticsFlag"]}
-        t = app_time + timedelta(minutes=25)
-        replies.append({**reply_base, "returnStatus": "120", "returnTime": f"{t:%Y%m%d%H%M%S}000", "returnInfo": "海关入库"})
-        if rng.random() < 0.04:
-            truth["rejected_inventories"] += 1
-            t += timedelta(minutes=30)
-            replies.append({**reply_base, "returnStatus": "100", "returnTime": f"{t:%Y%m%d%H%M%S}000",
-                            "returnInfo": "退单：商品信息与订单不符"})
-            continue
-        t += timedelta(minutes=rng.randint(5, 90))
-        replies.append({**reply_base, "returnStatus": RELEASED, "returnTime": f"{t:%Y%m%d%H%M%S}000", "returnInfo": "放行"})
-        rate = rate_for(day, iso)
-        value = sum((l["total"] * rate).quantize(FEN, ROUND_HALF_UP) for l in lines)
-        truth["released_inventories"] += 1
-        truth["released_lines"] += len(lines)
-        truth["released_value_cny"] += value
-        by_mode = truth["released_value_cny_by_trade_mode"]
-        by_mode[trade_mode] = by_mode.get(trade_mode, Decimal(0)) + value
+    if exporters:
+        weights = [e.weight for e in exporters]
+        previous_order_nos: list[tuple[str, str]] = []
+        consignments: dict[str, list[dict]] = {}
+        summaries: dict[str, list[dict]] = {}
+        for index in range(orders_on(day, cfg)):
+            _one_order(d, index, _pick(rng, exporters, weights), previous_order_nos, consignments, summaries)
+        _bill_lists(d, consignments)
+        _summaries(d, summaries)
+        _orphans(d)
+    _write_messages(d)
+    manifest_dir = out / "_manifest"
+    manifest_dir.mkdir(parents=True, exist_ok=True)
+    with open(manifest_dir / f"defects_{day.isoformat()}.jsonl", "w", encoding="utf-8") as f:
+        for item in d.defects:
+            f.write(json.dumps(item, sort_keys=True, ensure_ascii=False) + "\n")
+    d.truth["defects"] = len(d.defects)
+    return d.truth
 
-    folder = out / "customs" / day.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
-    transfer = {"copCode": world.AGENT[0], "copName": world.AGENT[1], "dxpMode": "DXP", "dxpId": "DXPENT0000000001"}
-    for message_type, docs in (("CEB303Message", orders), ("CEB603Message", inventories), ("CEB604Message", replies)):
+
+def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summaries) -> None:
+    rng, day, cfg = d.rng, d.day, d.cfg
+    trade_mode = _pick(rng, [m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES])
+    dest = _pick(rng, world.DESTINATIONS, [x.weight for x in world.DESTINATIONS])
+    platform = rng.choice(world.PLATFORMS)
+    currency, iso = ("502", "USD") if trade_mode in ("9710", "9810") else ("142", "CNY")
+    size = {"9610": 1, "1210": 1, "9710": 3, "9810": 4}[trade_mode]
+    order_no = f"{platform[0][-3:]}{day:%Y%m%d}{_number(cfg.seed, 'order', day, index, 10)}"
+    if previous_order_nos and d.chance("order_no_reuse"):
+        reused_no, other_platform = rng.choice(previous_order_nos)
+        candidates = [p for p in world.PLATFORMS if p[0] != other_platform]
+        platform, order_no = rng.choice(candidates), reused_no
+        d.defect("order_no_reuse", order_no=order_no, platforms=[other_platform, platform[0]], expect="loaded")
+    previous_order_nos.append((order_no, platform[0]))
+    logistics_no = f"YX{_number(cfg.seed, 'parcel', day, index, 13)}"
+    if d.chance("logistics_no_reuse"):
+        earlier = day - timedelta(days=183)
+        logistics_no = f"YX{_number(cfg.seed, 'parcel', earlier, rng.randrange(5), 13)}"
+        d.defect("logistics_no_reuse", logistics_no=logistics_no, first_used=earlier.isoformat(), expect="loaded")
+
+    lines = []
+    for gnum in range(1, rng.choice((1, 1, 1, 2)) + 1):
+        gcode, gname, unit, base_price = rng.choice(world.PRODUCTS)
+        qty = Decimal(rng.choice((1, 1, 1, 2)) * size)
+        price = (base_price * PRICE_LEVEL * Decimal(str(rng.uniform(0.7, 1.3)))).quantize(FEN)
+        if iso != "CNY":
+            price = (price / rate_for(day, iso)).quantize(FEN)
+        lines.append({"gnum": gnum, "gcode": gcode, "gname": gname, "unit": unit, "qty": qty, "price": price,
+                      "total": (qty * price).quantize(FEN), "item_no": f"SKU{gcode[:6]}{gnum}", "currency": currency})
+    app_time = datetime.combine(day, datetime.min.time()) + timedelta(seconds=rng.randint(8 * 3600, 22 * 3600))
+    goods_value = sum(l["total"] for l in lines)
+
+    order = {
+        "head": {"guid": _guid(rng), "appType": "1", "appTime": _ts(app_time), "appStatus": "2",
+                 "orderType": "B" if trade_mode == "9710" else "E", "orderNo": order_no,
+                 "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": firm.customs_code,
+                 "ebcName": firm.name, "goodsValue": goods_value, "freight": "0", "currency": currency},
+        "lines": [{"gnum": l["gnum"], "itemNo": l["item_no"], "itemName": l["gname"], "unit": l["unit"],
+                   "currency": currency, "qty": l["qty"], "price": l["price"], "totalPrice": l["total"]}
+                  for l in lines],
+    }
+    d.emit("CEB303Message", order)
+    d.truth["orders"] += 1
+    pay_time = app_time + timedelta(minutes=rng.randint(1, 15))
+    d.emit("CEB403Message", {
+        "guid": _guid(rng), "appType": "1", "appTime": _ts(pay_time + timedelta(minutes=2)), "appStatus": "2",
+        "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
+        "orderNo": order_no, "payCode": world.PAYMENT_INSTITUTIONS[index % len(world.PAYMENT_INSTITUTIONS)][0],
+        "payName": world.PAYMENT_INSTITUTIONS[index % len(world.PAYMENT_INSTITUTIONS)][1],
+        "payNo": f"P{day:%Y%m%d}{_number(cfg.seed, 'pay', day, index, 12)}", "charge": goods_value,
+        "currency": currency, "accountingDate": _ts(pay_time)})
+    weight = (sum(l["qty"] for l in lines) * Decimal("0.45")).quantize(Decimal("0.001"))
+    d.emit("CEB505Message", {
+        "guid": _guid(rng), "appType": "1", "appTime": _ts(app_time + timedelta(minutes=10)), "appStatus": "2",
+        "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1], "logisticsNo": logistics_no,
+        "freight": "0", "insuredFee": "0", "currency": "142", "grossWeight": weight, "packNo": 1,
+        "goodsInfo": lines[0]["gname"]})
+
+    _declare(d, index, firm, platform, trade_mode, dest, iso, order_no, logistics_no, lines, app_time, weight,
+             consignments, summaries, redeclared=False)
+
+
+def _inventory_doc(d: _Day, guid, firm, platform, trade_mode, dest, currency, order_no, logistics_no, lines,
+                   app_time, weight) -> dict:
+    rng, day = d.rng, d.day
+    return {
+        "head": {"guid": guid, "appType": "1", "appTime": _ts(app_time), "appStatus": "2",
+                 "customsCode": world.CUSTOMS_CODE, "ebpCode": platform[0], "ebpName": platform[1],
+                 "orderNo": order_no, "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1],
+                 "logisticsNo": logistics_no, "copNo": f"C{day:%Y%m%d}{rng.getrandbits(36):011d}", "ieFlag": "E",
+                 "portCode": world.PORT_BY_ROUTE[dest.route], "ieDate": f"{day:%Y%m%d}",
+                 "statisticsFlag": "A" if trade_mode == "9610" else "B", "agentCode": world.AGENT[0],
+                 "agentName": world.AGENT[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
+                 "ownerCode": firm.customs_code, "ownerName": firm.name, "tradeMode": trade_mode,
+                 "trafMode": dest.traf_mode, "country": dest.country, "POD": dest.pod[2:],
+                 "freight": "0", "fCurrency": currency, "fFlag": "3", "insuredFee": "0",
+                 "iCurrency": currency, "iFlag": "3", "wrapType": "2", "packNo": 1,
+                 "grossWeight": weight, "netWeight": (weight * Decimal("0.9")).quantize(Decimal("0.001"))},
+        "lines": [{"gnum": l["gnum"], "itemNo": l["item_no"], "itemName": l["gname"], "gcode": l["gcode"],
+                   "gname": l["gname"], "gmodel": "标准", "barCode": "无", "country": dest.country,
+                   "currency": l["currency"], "qty": l["qty"], "qty1": l["qty"], "unit": l["unit"],
+                   "unit1": l["unit"], "price": l["price"], "totalPrice": l["total"]} for l in lines],
+    }
+
+
+def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, logistics_no, lines, app_time,
+             weight, consignments, summaries, redeclared: bool) -> None:
+    """A CEB603 inventory list, its defects, and its CEB604 reply history."""
+    rng, day = d.rng, d.day
+    currency = lines[0]["currency"]
+    guid = _guid(rng)
+    declared_at = app_time + timedelta(minutes=20)
+    doc = _inventory_doc(d, guid, firm, platform, trade_mode, dest, currency, order_no, logistics_no, lines,
+                         declared_at, weight)
+    d.truth["inventories"] += 1
+    d.truth["inventory_lines"] += len(lines)
+
+    # Defects that make customs reject the declaration (and our loader quarantine the document).
+    customs_rejects = False
+    if not redeclared and d.chance("bad_hs_code"):
+        line = doc["lines"][0]
+        if rng.random() < 0.5:
+            line["gcode"] = line["gcode"][:4]
+            d.defect("bad_hs_code", guid=guid, message="CEB603", field="gcode", value=line["gcode"], expect="quarantined")
+        else:
+            line["gcode"] = None
+            d.defect("bad_hs_code", guid=guid, message="CEB603", field="gcode", value=None, expect="quarantined")
+        customs_rejects = True
+    elif not redeclared and d.chance("nonpositive_amount"):
+        line = doc["lines"][-1]
+        line["totalPrice"] = rng.choice((Decimal("0.00"), -line["totalPrice"]))
+        d.defect("nonpositive_amount", guid=guid, message="CEB603", field="totalPrice",
+                 value=str(line["totalPrice"]), expect="quarantined")
+        customs_rejects = True
+    if iso == "CNY" and d.chance("currency_variant"):
+        variant = rng.choice(("CNY", "156"))
+        for line in doc["lines"]:
+            line["currency"] = variant
+        d.defect("currency_variant", guid=guid, message="CEB603", field="currency", value=variant, expect="loaded")
+
+    # Versions: resends, corrections (appType=2) and deletions (appType=3).
+    final_lines = lines
+    deleted = False
+    inventory_delivery = _delivery(d, "CEB603")
+    d.emit("CEB603Message", doc, inventory_delivery)
+    available = inventory_delivery
+    if not customs_rejects and d.chance("wrong_timezone"):
+        doc["head"]["appTime"] = _ts(declared_at - timedelta(hours=8))
+        d.defect("wrong_timezone", guid=guid, message="CEB603", field="appTime", value=doc["head"]["appTime"],
+                 expect="loaded")
+    elif not customs_rejects and d.chance("resend"):
+        resend_day = day + timedelta(days=rng.randint(0, 1))
+        d.emit("CEB603Message", doc, resend_day)
+        d.defect("resend", guid=guid, message="CEB603", delivery_day=resend_day.isoformat(), expect="loaded")
+    elif not customs_rejects and d.chance("correction"):
+        corrected = json.loads(json.dumps(doc, default=str))
+        corrected["head"]["appType"] = "2"
+        corrected["head"]["appTime"] = _ts(declared_at + timedelta(minutes=3))
+        final_lines = [dict(l) for l in lines]
+        final_lines[0]["qty"] = lines[0]["qty"] + 1
+        final_lines[0]["total"] = (final_lines[0]["qty"] * final_lines[0]["price"]).quantize(FEN)
+        corrected["lines"][0]["qty"] = str(final_lines[0]["qty"])
+        corrected["lines"][0]["qty1"] = str(final_lines[0]["qty"])
+        corrected["lines"][0]["totalPrice"] = str(final_lines[0]["total"])
+        delivery = d.emit("CEB603Message", corrected, day)
+        available = max(available, delivery)
+        d.defect("correction", guid=guid, message="CEB603", field="qty", expect="loaded")
+    elif not customs_rejects and d.chance("deletion"):
+        removed = json.loads(json.dumps(doc, default=str))
+        removed["head"]["appType"] = "3"
+        removed["head"]["appTime"] = _ts(declared_at + timedelta(minutes=4))
+        d.emit("CEB603Message", removed, day)
+        deleted = True
+        d.truth["deleted_inventories"] += 1
+        d.defect("deletion", guid=guid, message="CEB603", expect="loaded")
+
+    reply = {"guid": guid, "agentCode": world.AGENT[0], "copNo": doc["head"]["copNo"],
+             "preNo": f"E{day:%Y%m%d}{rng.getrandbits(28):09d}", "invtNo": f"8000{day:%Y}E{rng.getrandbits(28):09d}",
+             "ebcCode": firm.customs_code, "ebpCode": platform[0], "orderNo": order_no,
+             "statisticsFlag": doc["head"]["statisticsFlag"]}
+    t = declared_at + timedelta(minutes=5)
+    stored = {**reply, "returnStatus": "120", "returnTime": f"{_ts(t)}000", "returnInfo": "海关入库"}
+    if deleted:
+        d.emit("CEB604Message", stored)
+        return
+    rejected = customs_rejects or rng.random() < REJECT_RATE
+    if rejected:
+        d.emit("CEB604Message", stored)
+        t += timedelta(minutes=30)
+        d.emit("CEB604Message", {**reply, "returnStatus": "100", "returnTime": f"{_ts(t)}000",
+                                 "returnInfo": "退单：申报信息有误"})
+        d.truth["rejected_inventories"] += 1
+        if not redeclared and not customs_rejects and rng.random() < REDECLARE_RATE:
+            _declare(d, index, firm, platform, trade_mode, dest, iso, order_no, logistics_no, lines,
+                     app_time + timedelta(hours=2), weight, consignments, summaries, redeclared=True)
+        return
+    t += timedelta(minutes=rng.randint(5, 90))
+    released = {**reply, "returnStatus": RELEASED, "returnTime": f"{_ts(t)}000", "returnInfo": "放行"}
+    # Late-evening releases reach the exchange the next day.
+    release_day = day + timedelta(days=1) if t.hour >= 23 else day
+    release_day = d.emit("CEB604Message", released, release_day)
+    if d.chance("reply_out_of_order"):
+        d.emit("CEB604Message", stored, release_day + timedelta(days=1))
+        d.defect("reply_out_of_order", guid=guid, message="CEB604", expect="loaded")
+    else:
+        d.emit("CEB604Message", stored)
+    available = max(available, release_day)
+
+    rate = rate_for(day, iso)
+    value = sum((l["total"] * rate).quantize(FEN, ROUND_HALF_UP) for l in final_lines)
+    truth = d.truth
+    truth["released_inventories"] += 1
+    truth["released_lines"] += len(final_lines)
+    truth["released_value_cny"] += value
+    by_mode = truth["released_value_cny_by_trade_mode"]
+    by_mode[trade_mode] = by_mode.get(trade_mode, Decimal(0)) + value
+    by_day = truth["released_value_cny_by_available_day"]
+    by_day[available.isoformat()] = by_day.get(available.isoformat(), Decimal(0)) + value
+    lines_by_day = truth["released_lines_by_available_day"]
+    lines_by_day[available.isoformat()] = lines_by_day.get(available.isoformat(), 0) + len(final_lines)
+    consignments.setdefault(dest.route, []).append({"logisticsNo": logistics_no, "invtNo": reply["invtNo"],
+                                                    "weight": weight, "dest": dest})
+    if doc["head"]["statisticsFlag"] == "B":
+        summaries.setdefault(firm.customs_code, []).append(
+            {"firm": firm, "invtNo": reply["invtNo"], "logisticsNo": logistics_no, "lines": final_lines,
+             "weight": weight})
+
+
+def _delivery(d: _Day, message: str) -> date:
+    """Most files arrive the same day; some arrive 1-3 days late (a defect the manifest lists)."""
+    if d.chance("late_file"):
+        late = d.day + timedelta(days=d.rng.randint(1, 3))
+        d.defect("late_file", message=message, delivery_day=late.isoformat(), expect="loaded")
+        return late
+    return d.day
+
+
+VEHICLES = {"rail_sea": ("3", "西部陆海新通道班列", "X8"), "china_europe_rail": ("3", "中欧班列(渝新欧)", "X9"),
+            "air": ("5", "CA", "CA")}
+
+
+def _bill_lists(d: _Day, consignments: dict[str, list[dict]]) -> None:
+    """CEB607: one master bill per corridor and day, linking its parcels to a train or flight."""
+    rng, day = d.rng, d.day
+    for route, parcels in sorted(consignments.items()):
+        traf_mode, traf_name, prefix = VEHICLES[route]
+        bill_no = f"{prefix}{day:%y%m%d}{rng.getrandbits(20):07d}"
+        for n, start in enumerate(range(0, len(parcels), BATCH)):
+            chunk = parcels[start:start + BATCH]
+            d.emit("CEB607Message", {
+                "head": {"guid": _guid(rng), "appType": "1", "appTime": _ts(datetime.combine(day, datetime.min.time()) + timedelta(hours=23, minutes=30)),
+                         "appStatus": "2", "customsCode": world.CUSTOMS_CODE, "copNo": f"W{day:%Y%m%d}{route[:3]}{n}",
+                         "agentCode": world.AGENT[0], "agentName": world.AGENT[1], "trafMode": traf_mode,
+                         "trafName": traf_name, "voyageNo": f"{prefix}{day:%m%d}", "billNo": bill_no,
+                         "grossWeight": sum(p["weight"] for p in chunk), "logisticsCode": world.LOGISTICS[0],
+                         "logisticsName": world.LOGISTICS[1], "msgCount": math.ceil(len(parcels) / BATCH),
+                         "msgSeqNo": n + 1},
+                "lines": [{"gnum": i + 1, "logisticsNo": p["logisticsNo"], "invtNo": p["invtNo"]}
+                          for i, p in enumerate(chunk)],
+            })
+
+
+def _summaries(d: _Day, summaries: dict[str, list[dict]]) -> None:
+    """CEB701 summary applications and CEB792 results for 'B' (summary declaration) inventories."""
+    rng, day = d.rng, d.day
+    for ebc_code, items in sorted(summaries.items()):
+        firm = items[0]["firm"]
+        sum_no = f"8000{day:%Y%m%d}S{rng.randrange(100_000):05d}"
+        d.emit("CEB701Message", {
+            "head": {"guid": _guid(rng), "appType": "1", "appTime": _ts(datetime.combine(day, datetime.min.time()) + timedelta(hours=23)),
+                     "appStatus": "2", "customsCode": world.CUSTOMS_CODE, "copNo": f"S{day:%Y%m%d}{ebc_code}",
+                     "agentCode": world.AGENT[0], "agentName": world.AGENT[1], "ebcCode": ebc_code,
+                     "ebcName": firm.name, "declAgentCode": world.AGENT[0], "declAgentName": world.AGENT[1],
+                     "summaryFlag": "1", "itemNameFlag": "1", "msgCount": 1, "msgSeqNo": 1},
+            "lines": [{"invtNo": i["invtNo"]} for i in items],
+        })
+        result_lines = []
+        for i in items:
+            for line in i["lines"]:
+                result_lines.append({"invtNo": i["invtNo"], "logisticsNo": i["logisticsNo"],
+                                     "gseqno": len(result_lines) + 1, "gnum": line["gnum"], "gcode": line["gcode"]})
+        weight = sum(i["weight"] for i in items)
+        d.emit("CEB792Message", {
+            "head": {"guid": _guid(rng), "customsCode": world.CUSTOMS_CODE, "sumNo": sum_no,
+                     "opDate": f"{day + timedelta(days=1):%Y%m%d}090000000", "declSeqNo": f"D{sum_no[1:]}",
+                     "decState": "10", "agentCode": world.AGENT[0], "agentName": world.AGENT[1], "ebcCode": ebc_code,
+                     "ebcName": firm.name, "declAgentCode": world.AGENT[0], "declAgentName": world.AGENT[1],
+                     "grossWeight": weight, "netWeight": (weight * Decimal("0.9")).quantize(Decimal("0.001")),
+                     "msgCount": 1, "msgSeqNo": 1},
+            "lines": result_lines,
+        }, day + timedelta(days=1))
+
+
+def _orphans(d: _Day) -> None:
+    """Receipts and waybills whose order or parcel does not exist (partners' stray messages)."""
+    rng, day = d.rng, d.day
+    platform = world.PLATFORMS[0]
+    if d.chance("orphan_receipt"):
+        order_no = f"ZZ{day:%Y%m%d}{rng.getrandbits(30):010d}"
+        d.emit("CEB403Message", {
+            "guid": _guid(rng), "appType": "1", "appTime": f"{day:%Y%m%d}120000", "appStatus": "2",
+            "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": "5001999999", "ebcName": "未知企业",
+            "orderNo": order_no, "payCode": world.PAYMENT_INSTITUTIONS[0][0], "payName": world.PAYMENT_INSTITUTIONS[0][1],
+            "payNo": f"PZ{rng.getrandbits(40):012d}", "charge": "88.00", "currency": "142",
+            "accountingDate": f"{day:%Y%m%d}115800"})
+        d.defect("orphan_receipt", message="CEB403", order_no=order_no, expect="loaded")
+    if d.chance("orphan_waybill"):
+        logistics_no = f"YZ{rng.getrandbits(40):013d}"
+        d.emit("CEB505Message", {
+            "guid": _guid(rng), "appType": "1", "appTime": f"{day:%Y%m%d}130000", "appStatus": "2",
+            "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1], "logisticsNo": logistics_no,
+            "freight": "0", "insuredFee": "0", "currency": "142", "grossWeight": "0.5", "packNo": 1,
+            "goodsInfo": "样品"})
+        d.defect("orphan_waybill", message="CEB505", logistics_no=logistics_no, expect="loaded")
+
+
+def _write_messages(d: _Day) -> None:
+    """Batch documents into messages (<= 100 each), apply file-level defects, write the files."""
+    for (message_type, delivery), docs in sorted(d.messages.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        folder = d.out / "customs" / delivery.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
         for n, start in enumerate(range(0, len(docs), BATCH), start=1):
-            xml = render_message(message_type, _guid(rng), docs[start:start + BATCH], transfer)
-            (folder / f"{message_type[:6]}_{day:%Y%m%d}_{n:04d}.xml").write_text(xml, encoding="utf-8")
-    return truth
+            xml = render_message(message_type, _guid(d.rng), docs[start:start + BATCH], TRANSFER)
+            name = f"{message_type[:6]}_{d.day:%Y%m%d}_{delivery:%m%d}_{n:04d}"
+            path = folder / f"{name}.xml"
+            data = xml.encode("utf-8")
+            rel = str(path.relative_to(d.out))
+            if d.chance("malformed_file"):
+                if d.rng.random() < 0.5:
+                    bad = data[: len(data) // 2]
+                    kind = "truncated"
+                else:
+                    bad = data.replace(b"http://www.chinaport.gov.cn/ceb", b"http://www.chinaport.gov.cn/cebx", 1)
+                    kind = "wrong_namespace"
+                path.write_bytes(bad)
+                resend = folder / f"{name}_resend.xml"
+                resend.write_bytes(data)  # the partner resends after the exchange reports the error
+                d.defect("malformed_file", file=rel, kind=kind, resent_as=str(resend.relative_to(d.out)),
+                         documents=len(docs[start:start + BATCH]), expect="quarantined_file")
+                continue
+            if d.chance("gbk_file"):
+                text = xml.replace('encoding="UTF-8"', 'encoding="GBK"')
+                if d.rng.random() < 0.3:
+                    text = text.split("\n", 1)[1]  # no declaration at all: the reader must detect GBK
+                data = text.encode("gbk")
+                d.defect("gbk_file", file=rel, expect="loaded")
+            elif d.chance("bom_file"):
+                data = b"\xef\xbb\xbf" + data
+                d.defect("bom_file", file=rel, expect="loaded")
+            path.write_bytes(data)
 
 
 def _write_registry(day: date, cfg: SimulationConfig, out: Path) -> None:
@@ -201,8 +558,9 @@ def _write_registry(day: date, cfg: SimulationConfig, out: Path) -> None:
         w.writerow(["credit_code", "customs_code", "enterprise_name", "enterprise_type", "entry_date", "status", "status_date"])
         for e in world.enterprises(cfg.seed):
             if e.entry_date <= day:
+                status, since = world.status_on(e, day)
                 w.writerow([e.credit_code, e.customs_code, e.name, e.enterprise_type, e.entry_date.isoformat(),
-                            "active", e.entry_date.isoformat()])
+                            status, since.isoformat()])
 
 
 def _write_fx(day: date, out: Path) -> None:
@@ -219,10 +577,10 @@ def simulate(cfg: SimulationConfig, out: Path, progress=None) -> dict:
     """Generate every day in [start, end]; FX starts a week early so weekend lookups resolve."""
     out.mkdir(parents=True, exist_ok=True)
     for back in range(7, 0, -1):
-        d = cfg.start - timedelta(days=back)
-        if is_business_day(d):
-            _write_fx(d, out)
-    totals = {"days": 0, "orders": 0, "released_inventories": 0, "released_value_cny": Decimal(0)}
+        day = cfg.start - timedelta(days=back)
+        if is_business_day(day):
+            _write_fx(day, out)
+    totals = {"days": 0, "orders": 0, "released_inventories": 0, "released_value_cny": Decimal(0), "defects": 0}
     truth_dir = out / "_truth"
     truth_dir.mkdir(exist_ok=True)
     day = cfg.start
@@ -230,7 +588,7 @@ def simulate(cfg: SimulationConfig, out: Path, progress=None) -> dict:
         truth = simulate_day(day, cfg, out)
         (truth_dir / f"{day.isoformat()}.json").write_text(json.dumps(truth, default=str, indent=1, sort_keys=True))
         totals["days"] += 1
-        for k in ("orders", "released_inventories", "released_value_cny"):
+        for k in ("orders", "released_inventories", "released_value_cny", "defects"):
             totals[k] += truth[k]
         if progress:
             progress(day, truth)
@@ -239,19 +597,27 @@ def simulate(cfg: SimulationConfig, out: Path, progress=None) -> dict:
 
 
 def expected_progress(cfg: SimulationConfig, landing: Path) -> dict:
-    """Ground truth for the progress figures after loading [start, end]: from the truth files and world."""
+    """Ground truth for the progress figures after loading the files delivered in [start, end]."""
     firms = [e for e in world.enterprises(cfg.seed) if e.entry_date <= cfg.end]
-    value = Decimal(0)
-    released = 0
+    value, lines = Decimal(0), 0
     for path in sorted((landing / "_truth").glob("*.json")):
-        d = date.fromisoformat(path.stem)
-        if cfg.start <= d <= cfg.end:
-            t = json.loads(path.read_text())
-            value += Decimal(t["released_value_cny"])
-            released += t["released_lines"]
+        if cfg.start <= date.fromisoformat(path.stem) <= cfg.end:
+            truth = json.loads(path.read_text())
+            value += sum((Decimal(v) for k, v in truth["released_value_cny_by_available_day"].items()
+                          if date.fromisoformat(k) <= cfg.end), Decimal(0))
+            lines += sum(v for k, v in truth["released_lines_by_available_day"].items()
+                         if date.fromisoformat(k) <= cfg.end)
     return {
         "enterprises_introduced": sum(1 for e in firms if e.enterprise_type in ("export", "service")),
         "startups_incubated": sum(1 for e in firms if e.enterprise_type == "startup"),
         "export_volume_cny": value,
-        "released_lines": released,
+        "released_lines": lines,
     }
+
+
+def load_defects(landing: Path) -> list[dict]:
+    """Every defect the sandbox injected into a landing folder (the manifest)."""
+    items = []
+    for path in sorted((landing / "_manifest").glob("defects_*.jsonl")):
+        items += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return items

@@ -82,6 +82,11 @@ PLATFORMS = (
     ("5001960AB3", "星渝全球购平台"),
 )
 LOGISTICS = ("5001980LG1", "渝新欧国际物流有限公司")
+PAYMENT_INSTITUTIONS = (
+    ("5001970PY1", "渝新跨境支付有限公司"),
+    ("5001970PY2", "狮城环球支付（重庆）有限公司"),
+    ("5001970PY3", "两江银联商务有限公司"),
+)
 AGENT = ("5001990DA1", "重庆两江报关服务有限公司")
 CUSTOMS_CODE = "8000"  # Chongqing customs district
 PORT_BY_ROUTE = {"rail_sea": "8006", "china_europe_rail": "8006", "air": "8011"}
@@ -130,3 +135,22 @@ def enterprises(seed: int) -> tuple[Enterprise, ...]:
                 )
             )
     return tuple(result)
+
+
+def status_on(enterprise: Enterprise, day: date) -> tuple[str, date]:
+    """The registry status of an enterprise on a day, and since when: active, graduated or exited.
+
+    Startups graduate from incubation after two to three years; a few enterprises of every
+    type exit. Derived from the enterprise alone, so every snapshot agrees with every other.
+    """
+    rng = _rng(0, "status", enterprise.credit_code)
+    events = []
+    if enterprise.enterprise_type == "startup" and rng.random() < 0.6:
+        events.append(("graduated", enterprise.entry_date + timedelta(days=rng.randint(730, 1095))))
+    elif rng.random() < 0.08:
+        events.append(("exited", enterprise.entry_date + timedelta(days=rng.randint(180, 1200))))
+    status, since = "active", enterprise.entry_date
+    for name, when in events:
+        if when <= day:
+            status, since = name, when
+    return status, since
