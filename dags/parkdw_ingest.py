@@ -13,6 +13,7 @@ from parkdw import pipeline
 PARTNER_SCHEDULES = {
     "customs": CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     "reference": CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    "payments": CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
 }
 
 

@@ -122,7 +122,7 @@ def run_chain(start_day, end_day, progress=print) -> dict[str, float]:
     day = start_day - timedelta(days=REFERENCE_LOOKBACK_DAYS)
     while day <= end_day:
         run_after = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
-        partners = ("reference", "customs") if day >= start_day else ("reference",)
+        partners = ("reference", "customs", "payments") if day >= start_day else ("reference",)
         for partner in partners:
             dag_id = f"parkdw_ingest_{partner}"
             timings[dag_id] = timings.get(dag_id, 0.0) + run_dag(dags, dag_id, run_after)

@@ -12,6 +12,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+from parkdw.ingest.feeds import PARTNERS
 from parkdw.settings import get_settings
 
 DEMO_START = date(2024, 11, 5)
@@ -159,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("ingest", help="load one partner's landing files into the raw layer")
-    p.add_argument("partner", choices=["customs", "reference"])
+    p.add_argument("partner", choices=sorted(PARTNERS))
     p.add_argument("--source", type=Path, default=None, help="landing root (default: settings' landing dir)")
     p.add_argument("--interval", nargs=2, type=_date, metavar=("START", "END"),
                    help="only day folders in [START, END)")

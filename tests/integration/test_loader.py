@@ -164,3 +164,17 @@ def test_reference_feeds_load_and_reject_rows_missing_required_fields(conn, land
     result = load_file(conn, "fx", missing_header)
     conn.commit()
     assert result.loaded == 0 and result.quarantined == 1
+
+
+def test_settlement_files_land_with_exact_decimal_totals(conn, clean_landing):
+    cfg, out = clean_landing
+    summary = ingest_partner(conn, "payments", out)
+    conn.commit()
+    truths = [json.loads((out / "_truth" / f"{d}.json").read_text()) for d in ("2024-11-10", "2024-11-11")]
+    rows = sum(sum(t["settlements"]["rows"].values()) for t in truths)
+    net_cny = sum(Decimal(t["settlements"]["net_cny"]) for t in truths)
+    assert summary.count("quarantined") == 0 and summary.count("loaded") == rows > 0
+    loaded_rows, loaded_cny, non_decimal = conn.execute(
+        r"""select count(*), sum(settlement_amount_cny::numeric),
+                   count(*) filter (where gross_amount !~ '^-?\d+\.\d{2}$') from raw.payment_settlement""").fetchone()
+    assert (loaded_rows, loaded_cny, non_decimal) == (rows, net_cny, 0)  # text as delivered, exact to the fen

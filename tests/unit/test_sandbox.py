@@ -27,9 +27,16 @@ def test_same_seed_same_bytes_and_subranges_match(tmp_path):
     assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
     simulate(SimulationConfig(date(2024, 6, 18), date(2024, 6, 18), seed=3, scale=0.002), tmp_path / "c")
     a, c = tree_digest(tmp_path / "a"), tree_digest(tmp_path / "c")
-    # Files originating on 06-18: customs files name their origin day (they may be delivered later).
-    day_files = {k: v for k, v in a.items()
-                 if ("_20240618_" in k) or ("2024-06-18" in k and not k.startswith("customs/"))}
+    # Files originating on 06-18 (customs and settlement files name their origin day: they may be
+    # delivered or settled later).
+    def from_0618(k: str) -> bool:
+        if k.startswith("customs/"):
+            return "_20240618_" in k
+        if k.startswith("payments/"):
+            return k.endswith("_20240618.csv")
+        return "2024-06-18" in k
+
+    day_files = {k: v for k, v in a.items() if from_0618(k)}
     assert day_files and all(c[k] == v for k, v in day_files.items())
     other_seed = SimulationConfig(date(2024, 6, 18), date(2024, 6, 18), seed=4, scale=0.002)
     simulate(other_seed, tmp_path / "d")

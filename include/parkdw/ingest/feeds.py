@@ -61,6 +61,20 @@ FX = CsvFeed(
     pattern="cny_central_parity*.csv",
 )
 
+SETTLEMENTS = CsvFeed(
+    name="payments",
+    table="payment_settlement",
+    columns=(
+        "record_id", "settlement_date", "transaction_type", "pay_no", "original_pay_no", "order_no",
+        "ebp_code", "ebc_code", "transaction_time", "currency", "gross_amount", "fee_amount", "net_amount",
+        "fx_rate", "rate_type", "settlement_currency", "settlement_amount_cny",
+    ),
+    required=("record_id", "settlement_date", "transaction_type", "pay_no", "currency", "gross_amount",
+              "fee_amount", "net_amount", "fx_rate", "settlement_amount_cny"),
+    key="record_id",
+    pattern="settlement_*.csv",
+)
+
 CUSTOMS = CebFeed()
 
 # Feed name -> (feed, folder under the landing root that holds its day folders).
@@ -68,12 +82,14 @@ FEEDS: dict[str, tuple[CsvFeed | CebFeed, str]] = {
     "customs": (CUSTOMS, "customs"),
     "registry": (REGISTRY, "reference/registry"),
     "fx": (FX, "reference/fx"),
+    "payments": (SETTLEMENTS, "payments"),
 }
 
 # The CLI/DAG partner names and the feeds each one covers.
 PARTNERS: dict[str, tuple[str, ...]] = {
     "customs": ("customs",),
     "reference": ("registry", "fx"),
+    "payments": ("payments",),
 }
 
 
@@ -84,7 +100,7 @@ def all_raw_tables() -> dict[str, list[str]]:
         tables[kind.head_table] = spec.head_columns(kind)
         if kind.line:
             tables[kind.line_table] = spec.line_columns(kind)
-    for feed in (REGISTRY, FX):
+    for feed in (REGISTRY, FX, SETTLEMENTS):
         tables[feed.table] = list(feed.columns)
     return tables
 

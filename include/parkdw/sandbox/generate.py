@@ -4,6 +4,7 @@ Layout (one folder per partner and delivery day, as the partners deliver):
   customs/YYYY-MM-DD/CEBnnn_<origin day>_<seq>.xml   303 orders, 403 receipts, 505 waybills,
                                                       603 inventories, 604 replies, 607 bill lists,
                                                       701 summary applications, 792 summary results
+  payments/YYYY-MM-DD/settlement_<pay code>_<settlement day>_<transaction day>.csv
   reference/registry/YYYY-MM-DD/park_enterprises.csv  (the registry snapshot of that day)
   reference/fx/YYYY-MM-DD/cny_central_parity.csv      (business days only)
   _truth/YYYY-MM-DD.json                              (what the origin day's documents imply)
@@ -27,7 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from parkdw.ceb.writer import render_message
-from parkdw.sandbox import world
+from parkdw.sandbox import payments, world
 
 FEN = Decimal("0.01")
 BATCH = 100  # documents per CEB message (the spec's maximum)
@@ -167,6 +168,7 @@ class _Day:
         self.rng = world._rng(cfg.seed, "day", day.isoformat())
         self.defect_rng = world._rng(cfg.seed, "defects", day.isoformat())
         self.messages: dict[tuple[str, date], list[dict]] = {}
+        self.payments: list[dict] = []  # customer payments captured today (the settlement feed)
         self.defects: list[dict] = []
         self.truth = {
             "day": day.isoformat(), "orders": 0, "inventories": 0, "inventory_lines": 0,
@@ -209,6 +211,7 @@ def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
         _summaries(d, summaries)
         _orphans(d)
     _write_messages(d)
+    d.truth["settlements"] = payments.write_settlements(out, day, cfg.seed, d.payments)["total"]
     manifest_dir = out / "_manifest"
     manifest_dir.mkdir(parents=True, exist_ok=True)
     with open(manifest_dir / f"defects_{day.isoformat()}.jsonl", "w", encoding="utf-8") as f:
@@ -262,13 +265,21 @@ def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summ
     d.emit("CEB303Message", order)
     d.truth["orders"] += 1
     pay_time = app_time + timedelta(minutes=rng.randint(1, 15))
+    institution = payments.institution_for(cfg.seed, order_no)
+    pay_no = f"P{day:%Y%m%d}{_number(cfg.seed, 'pay', day, index, 12)}"
     d.emit("CEB403Message", {
         "guid": _guid(rng), "appType": "1", "appTime": _ts(pay_time + timedelta(minutes=2)), "appStatus": "2",
         "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
-        "orderNo": order_no, "payCode": world.PAYMENT_INSTITUTIONS[index % len(world.PAYMENT_INSTITUTIONS)][0],
-        "payName": world.PAYMENT_INSTITUTIONS[index % len(world.PAYMENT_INSTITUTIONS)][1],
-        "payNo": f"P{day:%Y%m%d}{_number(cfg.seed, 'pay', day, index, 12)}", "charge": goods_value,
-        "currency": currency, "accountingDate": _ts(pay_time)})
+        "orderNo": order_no, "payCode": institution.pay_code, "payName": institution.name,
+        "payNo": pay_no, "charge": goods_value, "currency": currency, "accountingDate": _ts(pay_time)})
+    # The payer may pay in another currency than the declaration's: convert at the day's parity.
+    pay_currency = payments.currency_for(cfg.seed, order_no, institution)
+    goods_cny = goods_value * rate_for(day, iso)
+    d.payments.append({
+        "order_no": order_no, "pay_no": pay_no, "ebp_code": platform[0], "ebc_code": firm.customs_code,
+        "pay_code": institution.pay_code, "currency": pay_currency,
+        "amount": max(FEN, (goods_cny / rate_for(day, pay_currency)).quantize(FEN, ROUND_HALF_UP)),
+        "paid_at": pay_time.replace(tzinfo=payments.CST)})
     weight = (sum(l["qty"] for l in lines) * Decimal("0.45")).quantize(Decimal("0.001"))
     d.emit("CEB505Message", {
         "guid": _guid(rng), "appType": "1", "appTime": _ts(app_time + timedelta(minutes=10)), "appStatus": "2",
@@ -500,7 +511,8 @@ def _orphans(d: _Day) -> None:
         d.emit("CEB403Message", {
             "guid": _guid(rng), "appType": "1", "appTime": f"{day:%Y%m%d}120000", "appStatus": "2",
             "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": "5001999999", "ebcName": "未知企业",
-            "orderNo": order_no, "payCode": world.PAYMENT_INSTITUTIONS[0][0], "payName": world.PAYMENT_INSTITUTIONS[0][1],
+            "orderNo": order_no, "payCode": payments.PAYMENT_INSTITUTIONS[0].pay_code,
+            "payName": payments.PAYMENT_INSTITUTIONS[0].name,
             "payNo": f"PZ{rng.getrandbits(40):012d}", "charge": "88.00", "currency": "142",
             "accountingDate": f"{day:%Y%m%d}115800"})
         d.defect("orphan_receipt", message="CEB403", order_no=order_no, expect="loaded")

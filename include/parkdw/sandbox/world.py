@@ -82,11 +82,7 @@ PLATFORMS = (
     ("5001960AB3", "星渝全球购平台"),
 )
 LOGISTICS = ("5001980LG1", "渝新欧国际物流有限公司")
-PAYMENT_INSTITUTIONS = (
-    ("5001970PY1", "渝新跨境支付有限公司"),
-    ("5001970PY2", "狮城环球支付（重庆）有限公司"),
-    ("5001970PY3", "两江银联商务有限公司"),
-)
+
 AGENT = ("5001990DA1", "重庆两江报关服务有限公司")
 CUSTOMS_CODE = "8000"  # Chongqing customs district
 PORT_BY_ROUTE = {"rail_sea": "8006", "china_europe_rail": "8006", "air": "8011"}
