@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from parkdw.ingest.feeds import PARTNERS
+from parkdw.ingest.feeds import FEEDS, PARTNERS
 from parkdw.settings import get_settings
 
 DEMO_START = date(2024, 11, 5)
@@ -129,6 +129,35 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def cmd_quarantine(args) -> int:
+    from parkdw import warehouse
+    from parkdw.ingest import replay
+
+    with warehouse.connect() as conn:
+        if args.action == "list":
+            counts, latest = replay.list_quarantine(conn, args.feed, args.limit)
+            if not counts:
+                print("quarantine is empty")
+                return 0
+            print("not yet replayed, by feed and rule:")
+            for feed, rule, n in counts:
+                print(f"  {feed:<10} {rule:<18} {n:>8,}")
+            print("latest:")
+            for qid, feed, rule, field, key, reason in latest:
+                print(f"  #{qid} {feed} {rule} field={field} key={key}\n      {reason}")
+        elif args.action == "show":
+            sys.stdout.buffer.write(replay.quarantined_content(conn, args.id))
+        else:
+            if args.id is None or args.fixed is None:
+                print("replay needs --id and --fixed", file=sys.stderr)
+                return 2
+            result = replay.replay(conn, args.id, args.fixed)
+            conn.commit()
+            print(f"replayed quarantine #{args.id} as batch {result.batch_id}: received={result.received} "
+                  f"loaded={result.loaded} quarantined={result.quarantined}")
+    return 0
+
+
 def cmd_dbt(args) -> int:
     from parkdw import transform
 
@@ -165,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", nargs=2, type=_date, metavar=("START", "END"),
                    help="only day folders in [START, END)")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("quarantine", help="list, show or replay quarantined records")
+    p.add_argument("action", choices=["list", "show", "replay"],
+                   help="list: counts and latest; show --id N: the rejected content; replay --id N --fixed FILE")
+    p.add_argument("--feed", choices=sorted(FEEDS), help="only this feed (list)")
+    p.add_argument("--limit", type=int, default=20, help="latest records to list")
+    p.add_argument("--id", type=int, help="quarantine id (show, replay)")
+    p.add_argument("--fixed", type=Path, help="the fixed record or file to load (replay)")
+    p.set_defaults(func=cmd_quarantine)
 
     p = sub.add_parser("dbt", help="run a dbt command against the warehouse (e.g. parkdw dbt build)")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments passed to dbt")

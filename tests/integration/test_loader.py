@@ -178,3 +178,33 @@ def test_settlement_files_land_with_exact_decimal_totals(conn, clean_landing):
         r"""select count(*), sum(settlement_amount_cny::numeric),
                    count(*) filter (where gross_amount !~ '^-?\d+\.\d{2}$') from raw.payment_settlement""").fetchone()
     assert (loaded_rows, loaded_cny, non_decimal) == (rows, net_cny, 0)  # text as delivered, exact to the fen
+
+
+def test_a_fixed_quarantined_record_is_replayed_through_the_loader(conn, clean_landing, tmp_path):
+    from parkdw.ingest.replay import list_quarantine, quarantined_content, replay
+
+    cfg, out = clean_landing
+    source = sorted((out / "customs" / cfg.end.isoformat()).glob("CEB603_*.xml"))[0]
+    text = source.read_text(encoding="utf-8")
+    first = text.index("<ceb:gcode>") + len("<ceb:gcode>")
+    bad = tmp_path / "CEB603_bad.xml"
+    bad.write_text(text[:first] + "8517" + text[first + 10:], encoding="utf-8")
+    result = load_file(conn, "customs", bad)
+    conn.commit()
+    counts, latest = list_quarantine(conn)
+    assert counts == [("customs", "xsd", 1)]
+    qid = latest[0][0]
+    record = quarantined_content(conn, qid).decode()
+    fixed = tmp_path / "fixed.xml"
+    fixed.write_text(record.replace("<ceb:gcode>8517</ceb:gcode>", "<ceb:gcode>8517629900</ceb:gcode>"))
+    replayed = replay(conn, qid, fixed)
+    conn.commit()
+    assert (replayed.received, replayed.loaded, replayed.quarantined) == (1, 1, 0)
+    guid = conn.execute("select record_key from audit.quarantine where quarantine_id = %s", (qid,)).fetchone()[0]
+    assert conn.execute("select count(*) from raw.ceb_inventory_head where guid = %s", (guid,)).fetchone()[0] == 1
+    assert conn.execute("select _source from raw.ceb_inventory_head where guid = %s", (guid,)).fetchone()[0] \
+        == f"replay of quarantine {qid}: {fixed}"
+    assert list_quarantine(conn)[0] == []  # nothing left to replay
+    with pytest.raises(ValueError, match="already replayed"):
+        replay(conn, qid, fixed)
+    assert result.quarantined == 1

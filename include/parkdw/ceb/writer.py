@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from xml.sax.saxutils import escape
 
 from parkdw.ceb import spec
@@ -9,14 +10,22 @@ from parkdw.ceb import spec
 _BASE_TRANSFER = ("copCode", "copName", "dxpMode", "dxpId")
 
 
+@lru_cache(maxsize=None)
+def _tags(element: str, indent: str) -> tuple[tuple[str, str, str], ...]:
+    """(field, opening, closing) per field of an element, in XSD order: built once."""
+    return tuple((f.name, f"{indent}<ceb:{f.name}>", f"</ceb:{f.name}>") for f in spec.fields(element))
+
+
+def _text(value: object) -> str:
+    text = str(value)
+    # Escaping is only needed for markup characters; most values are codes and numbers.
+    return escape(text) if ("&" in text or "<" in text or ">" in text) else text
+
+
 def _fields_xml(element: str, values: dict[str, object], indent: str) -> str:
-    parts = []
-    for f in spec.fields(element):
-        value = values.get(f.name)
-        if value is None:
-            continue  # optional field left out (required ones are the caller's duty; the XSD checks)
-        parts.append(f"{indent}<ceb:{f.name}>{escape(str(value))}</ceb:{f.name}>")
-    return "\n".join(parts)
+    # Optional fields left as None are omitted; required ones are the caller's duty (the XSD checks).
+    return "\n".join(f"{open_}{_text(v)}{close}" for name, open_, close in _tags(element, indent)
+                     if (v := values.get(name)) is not None)
 
 
 def render_message(message_type: str, message_guid: str, documents: list[dict], transfer: dict[str, str]) -> str:

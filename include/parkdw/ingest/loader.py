@@ -118,11 +118,15 @@ def load_file(
     feed_name: str,
     path: Path,
     interval: tuple[datetime, datetime] | None = None,
+    source: str | None = None,
 ) -> BatchResult:
-    """Load one source file into the raw layer as one batch (or skip it if already loaded)."""
+    """Load one source file into the raw layer as one batch (or skip it if already loaded).
+
+    `source` names the origin in lineage when it is not the path itself (e.g. a replay).
+    """
     feed, _folder = FEEDS[feed_name]
     started = time.monotonic()
-    source = str(path)
+    source = source or str(path)
     digest = sha256_of(path)
     result = BatchResult(feed=feed_name, source=source, sha256=digest, status="loaded")
     start, end = interval or (None, None)

@@ -22,7 +22,8 @@ import hashlib
 import json
 import math
 import uuid
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -89,6 +90,7 @@ def is_business_day(day: date) -> bool:
     return day.weekday() < 5 and day not in HOLIDAYS
 
 
+@lru_cache(maxsize=4096)
 def fx_rates(day: date) -> dict[str, Decimal]:
     """CNY central parity for a business day: a smooth drift plus a small daily wobble."""
     rng = world._rng(0, "fx", day.isoformat())
