@@ -1,4 +1,5 @@
-"""Ingest DAGs: one per partner, each loading its landing files for the run's data interval.
+"""Ingest DAGs: one per partner, each loading what the partner delivered for the run's data
+interval (landing files of the interval's days; for the tracking API, events up to its end).
 
 Thin wiring only: the work is parkdw.pipeline.ingest. Each DAG emits an Asset event per raw
 table it updates, which schedules the transform DAG.
@@ -14,6 +15,7 @@ PARTNER_SCHEDULES = {
     "customs": CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     "reference": CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     "payments": CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    "logistics": CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
 }
 
 
@@ -29,12 +31,12 @@ def build_ingest_dag(partner: str, schedule):
         tags=["parkdw", "ingest", partner],
     )
     def ingest_dag():
-        @task(outlets=[Asset(pipeline.raw_asset_uri(t)) for t in pipeline.partner_raw_tables(partner)])
-        def ingest_files() -> dict:
+        @task(task_id=f"ingest_{partner}", outlets=[Asset(pipeline.raw_asset_uri(t)) for t in pipeline.partner_raw_tables(partner)])
+        def ingest_partner() -> dict:
             context = get_current_context()
             return pipeline.ingest(partner, context["data_interval_start"], context["data_interval_end"])
 
-        ingest_files()
+        ingest_partner()
 
     return ingest_dag()
 

@@ -44,6 +44,8 @@ def partner_raw_tables(partner: str) -> list[str]:
     from parkdw.ceb import spec
     from parkdw.ingest.feeds import FEEDS
 
+    if partner == "logistics":
+        return ["tracking_event"]
     tables = []
     for feed_name in PARTNERS[partner]:
         feed, _ = FEEDS[feed_name]
@@ -62,6 +64,8 @@ PUBLISHED_ASSET_URI = f"{ASSET_PREFIX}/{SCHEMA_MARTS}/published"
 
 def ingest(partner: str, start: datetime | None, end: datetime | None) -> dict:
     """Load a partner's landing files for the data interval [start, end) into the raw layer."""
+    if partner == "logistics":  # an API, not files: read up to the interval's end from its watermark
+        return ingest_logistics(start, end)
     settings = get_settings()
     interval = (start, end) if start and end else None
     with warehouse.connect() as conn:
@@ -73,6 +77,27 @@ def ingest(partner: str, start: datetime | None, end: datetime | None) -> dict:
         for table in sorted(touched):  # fresh statistics keep dbt's joins on good plans
             conn.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(SCHEMA_RAW), sql.Identifier(table)))
     log.info("ingest %s %s..%s: %s", partner, start, end, summary.line())
+    return summary.as_dict()
+
+
+def ingest_logistics(start: datetime | None, end: datetime | None) -> dict:
+    """Read the carriers' tracking API up to the interval's end (from the committed watermark)."""
+    from parkdw.ingest.tracking import ingest_tracking, record_attempts
+    from parkdw.ingest.tracking_client import TrackingClient
+
+    api = get_settings().tracking_api()
+    with warehouse.connect() as conn:
+        warehouse.ensure_schemas(conn)
+        client = TrackingClient(api.base_url, api.client_id, api.client_secret,
+                                observer=record_attempts(warehouse.connect))
+        try:
+            summary = ingest_tracking(conn, client, until=end, interval=(start, end) if start and end else None)
+        finally:
+            client.close()
+        conn.commit()
+        conn.autocommit = True
+        conn.execute(sql.SQL("analyze {}.tracking_event").format(sql.Identifier(SCHEMA_RAW)))
+    log.info("ingest logistics ..%s: %s", end, summary.line())
     return summary.as_dict()
 
 

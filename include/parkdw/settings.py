@@ -64,6 +64,18 @@ class WarehouseParams:
         return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
 
 
+@dataclass(frozen=True)
+class ApiCredentials:
+    base_url: str
+    client_id: str
+    client_secret: str
+
+    def airflow_uri(self) -> str:
+        parts = urlsplit(self.base_url)
+        return (f"{parts.scheme}://{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
+                f"@{parts.netloc}")
+
+
 def parse_connection(value: str) -> WarehouseParams:
     """Parse an Airflow connection (URI or JSON form) or a libpq URL."""
     value = value.strip()
@@ -175,6 +187,28 @@ class Settings:
             "SCARF_ANALYTICS": "false",
             "DO_NOT_TRACK": "1",
         }
+
+    # --- partner API (carriers' tracking) -----------------------------------------------------
+    def tracking_api(self) -> "ApiCredentials":
+        """The tracking API from AIRFLOW_CONN_TRACKING_API (an http connection: login = client
+        id, password = client secret), as an Airflow task sees it."""
+        value = self._env.get("AIRFLOW_CONN_TRACKING_API")
+        if not value:
+            raise RuntimeError("no tracking API configured: set AIRFLOW_CONN_TRACKING_API "
+                               "(e.g. http://CLIENT_ID:CLIENT_SECRET@127.0.0.1:8765)")
+        if value.strip().startswith("{"):
+            data = json.loads(value)
+            scheme = data.get("schema") or "http"
+            base = f"{scheme}://{data['host']}" + (f":{data['port']}" if data.get("port") else "")
+            return ApiCredentials(base, data.get("login") or "", data.get("password") or "")
+        parts = urlsplit(value)
+        scheme = "https" if parts.scheme == "https" else "http"
+        base = f"{scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return ApiCredentials(base, unquote(parts.username or ""), unquote(parts.password or ""))
+
+    def sandbox_credentials(self) -> tuple[str | None, str | None]:
+        """Client credentials the sandbox API server accepts (random ones when unset)."""
+        return self._env.get("PARKDW_SANDBOX_CLIENT_ID"), self._env.get("PARKDW_SANDBOX_CLIENT_SECRET")
 
     @property
     def bi_password(self) -> str | None:

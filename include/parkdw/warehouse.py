@@ -67,6 +67,27 @@ create table if not exists {SCHEMA_AUDIT}.quarantine (
     replayed_batch_id bigint references {SCHEMA_AUDIT}.load_batch (batch_id)
 );
 
+-- Where each API feed has read up to: committed with the page's rows, so a run resumes there.
+create table if not exists {SCHEMA_AUDIT}.api_watermark (
+    feed            text primary key,
+    updated_since   text        not null,
+    last_updated_at text,
+    last_event_id   text,
+    next_cursor     text,
+    updated_at      timestamptz not null default now()
+);
+
+-- Every API request attempt, faults included, for auditors and operators.
+create table if not exists {SCHEMA_AUDIT}.api_request (
+    feed        text        not null,
+    url         text        not null,
+    http_status integer,
+    outcome     text        not null,
+    seconds     numeric     not null,
+    waited_seconds numeric  not null,
+    requested_at timestamptz not null default now()
+);
+
 create table if not exists {SCHEMA_AUDIT}.validation_run (
     validation_run_id   bigserial primary key,
     run_key             text        not null,  -- groups the suites of one validate task run

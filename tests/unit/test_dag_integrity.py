@@ -10,7 +10,8 @@ from parkdw import transform
 from parkdw.settings import get_settings
 
 DAG_FILES = sorted(get_settings().dags_folder.glob("*.py"))
-EXPECTED_DAGS = {"parkdw_ingest_customs", "parkdw_ingest_reference", "parkdw_ingest_payments", "parkdw_transform",
+EXPECTED_DAGS = {"parkdw_ingest_customs", "parkdw_ingest_reference", "parkdw_ingest_payments",
+                 "parkdw_ingest_logistics", "parkdw_transform",
                  "parkdw_validate", "parkdw_publish"}
 
 

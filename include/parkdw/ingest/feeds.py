@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -75,6 +76,44 @@ SETTLEMENTS = CsvFeed(
     pattern="settlement_*.csv",
 )
 
+@dataclass(frozen=True)
+class ApiEventsFeed:
+    """JSON events from a partner API page: one raw row per event, values as delivered (text)."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    key: str
+
+    def rows(self, events: list, source: str) -> Iterator[Row | RecordDone | Rejected]:
+        for record_no, event in enumerate(events, start=1):
+            if not isinstance(event, dict):
+                yield Rejected(record_no, "not_an_object", f"{source}: record {record_no}: not a JSON object",
+                               raw_text=str(event)[:10_000])
+                continue
+            key = event.get(self.key)
+            raw_text = json.dumps(event, ensure_ascii=False, sort_keys=True)
+            empty = [c for c in self.required if event.get(c) in (None, "")]
+            if empty:
+                yield Rejected(record_no, "required", f"{source}: record {record_no} ({self.key}={key}): "
+                               f"field {empty[0]} is required but empty", field=empty[0], record_key=key,
+                               raw_text=raw_text)
+                continue
+            values = tuple(None if event.get(c) is None else str(event.get(c)) for c in self.columns)
+            yield Row(self.table, values, record_no)
+            yield RecordDone(record_no)
+
+
+TRACKING = ApiEventsFeed(
+    name="tracking",
+    table="tracking_event",
+    columns=("event_id", "event_kind", "event_code", "event_time", "location", "logistics_no",
+             "consignment_no", "container_no", "transport_mode", "description", "updated_at"),
+    required=("event_id", "event_kind", "event_code", "event_time", "updated_at"),
+    key="event_id",
+)
+
 CUSTOMS = CebFeed()
 
 # Feed name -> (feed, folder under the landing root that holds its day folders).
@@ -100,7 +139,7 @@ def all_raw_tables() -> dict[str, list[str]]:
         tables[kind.head_table] = spec.head_columns(kind)
         if kind.line:
             tables[kind.line_table] = spec.line_columns(kind)
-    for feed in (REGISTRY, FX, SETTLEMENTS):
+    for feed in (REGISTRY, FX, SETTLEMENTS, TRACKING):
         tables[feed.table] = list(feed.columns)
     return tables
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Callable, Iterable
 
 import psycopg
 from psycopg import sql
@@ -125,9 +126,26 @@ def load_file(
     `source` names the origin in lineage when it is not the path itself (e.g. a replay).
     """
     feed, _folder = FEEDS[feed_name]
-    started = time.monotonic()
     source = source or str(path)
-    digest = sha256_of(path)
+    return load_source(conn, feed_name, source, sha256_of(path), lambda: feed.read(path, source),
+                       path.read_bytes, interval)
+
+
+def load_source(
+    conn: psycopg.Connection,
+    feed_name: str,
+    source: str,
+    digest: str,
+    read: Callable[[], Iterable[Row | RecordDone | Rejected]],
+    source_bytes: Callable[[], bytes],
+    interval: tuple[datetime, datetime] | None = None,
+) -> BatchResult:
+    """Load one source (a file, an API page) as one batch in one transaction, exactly once.
+
+    `read` yields the source's rows and rejections; `source_bytes` gives its content when the
+    source as a whole must be quarantined.
+    """
+    started = time.monotonic()
     result = BatchResult(feed=feed_name, source=source, sha256=digest, status="loaded")
     start, end = interval or (None, None)
     with conn.transaction():
@@ -161,7 +179,7 @@ def load_file(
         try:
             with conn.transaction():  # savepoint: a source rejected mid-way loses its partial rows
                 writer = _TableWriter(conn, (batch_id, source, digest))
-                for item in feed.read(path, source):
+                for item in read():
                     if isinstance(item, Row):
                         writer.add(item)
                     elif isinstance(item, RecordDone):
@@ -176,7 +194,7 @@ def load_file(
             records = max(exc.records_seen, 1)
             result.received, result.loaded, result.rows_by_table = records, 0, {}
             rejected = []
-            _quarantine_source(conn, batch_id, feed_name, source, path, exc)
+            _quarantine_source(conn, batch_id, feed_name, source, source_bytes(), exc)
             result.quarantined = records
         else:
             _quarantine_records(conn, batch_id, feed_name, source, rejected)
@@ -201,11 +219,11 @@ def _quarantine_records(conn, batch_id: int, feed: str, source: str, rejected: l
             copy.write_row((batch_id, feed, source, r.record_no, r.record_key, r.field, r.rule, r.reason, r.raw_text))
 
 
-def _quarantine_source(conn, batch_id: int, feed: str, source: str, path: Path, exc: SourceRejected) -> None:
+def _quarantine_source(conn, batch_id: int, feed: str, source: str, content: bytes, exc: SourceRejected) -> None:
     conn.execute(
         f"""insert into {SCHEMA_AUDIT}.quarantine (batch_id, feed, source, record_no, rule, reason, raw_bytes)
             values (%s, %s, %s, null, %s, %s, %s)""",
-        (batch_id, feed, source, exc.rule, exc.reason, path.read_bytes()),
+        (batch_id, feed, source, exc.rule, exc.reason, content),
     )
 
 

@@ -1,0 +1,101 @@
+"""Ingest of the carriers' tracking API into raw.tracking_event, page by page, exactly once.
+
+Position: a watermark (updated_since, the last (updated_at, event_id) loaded, the next cursor)
+kept in audit.api_watermark and committed in the same transaction as the page's rows. A run
+that dies mid-way resumes from the last committed page; events at or before the last loaded
+key are never loaded twice. A run reads events updated before its data interval's end, so a
+backfill of an interval does not run ahead of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import psycopg
+
+from parkdw.ingest.feeds import TRACKING
+from parkdw.ingest.loader import RunSummary, load_source
+from parkdw.ingest.tracking_client import Attempt, TrackingClient
+from parkdw.settings import SCHEMA_AUDIT
+
+log = logging.getLogger(__name__)
+
+START_OF_TIME = "2022-09-23T00:00:00Z"  # the park opened: nothing to read before it
+
+
+def _iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def read_watermark(conn: psycopg.Connection, feed: str = TRACKING.name) -> dict:
+    row = conn.execute(
+        f"select updated_since, last_updated_at, last_event_id, next_cursor from {SCHEMA_AUDIT}.api_watermark "
+        "where feed = %s", (feed,)).fetchone()
+    if row is None:
+        return {"updated_since": START_OF_TIME, "last_key": None, "cursor": None}
+    last_key = (row[1], row[2]) if row[1] else None
+    return {"updated_since": row[0], "last_key": last_key, "cursor": row[3]}
+
+
+def _save_watermark(conn, feed: str, updated_since: str, last_key, cursor) -> None:
+    conn.execute(
+        f"""insert into {SCHEMA_AUDIT}.api_watermark (feed, updated_since, last_updated_at, last_event_id, next_cursor)
+            values (%s, %s, %s, %s, %s)
+            on conflict (feed) do update set updated_since = excluded.updated_since,
+                last_updated_at = excluded.last_updated_at, last_event_id = excluded.last_event_id,
+                next_cursor = excluded.next_cursor, updated_at = now()""",
+        (feed, updated_since, *(last_key or (None, None)), cursor))
+
+
+def ingest_tracking(
+    conn: psycopg.Connection,
+    client: TrackingClient,
+    until: datetime | None = None,
+    interval: tuple[datetime, datetime] | None = None,
+    page_size: int = 500,
+) -> RunSummary:
+    """Load every event updated after the watermark and before `until`, one batch per page."""
+    summary = RunSummary()
+    state = read_watermark(conn)
+    last_key = tuple(state["last_key"]) if state["last_key"] else None
+    updated_since = state["updated_since"]
+    for page in client.pages(updated_since, state["cursor"], page_size):
+        fresh, reached_until = [], False
+        for event in page.events:
+            key = (event.get("updated_at"), event.get("event_id"))
+            if until is not None and isinstance(key[0], str) and _iso(key[0]) >= until:
+                reached_until = True
+                break
+            if last_key is None or not all(isinstance(k, str) for k in key) or key > last_key:
+                fresh.append(event)
+        with conn.transaction():
+            if fresh:
+                result = load_source(conn, TRACKING.name, page.url, page.sha256,
+                                     lambda: TRACKING.rows(fresh, page.url), lambda: b"", interval)
+                summary.batches.append(result)
+            keys = [(e["updated_at"], e["event_id"]) for e in fresh
+                    if isinstance(e, dict) and isinstance(e.get("updated_at"), str) and isinstance(e.get("event_id"), str)]
+            if keys:
+                last_key = max([last_key, *keys] if last_key else keys)
+            done = reached_until or not page.has_more
+            if done and last_key:
+                updated_since = last_key[0]
+            _save_watermark(conn, TRACKING.name, updated_since, last_key, None if done else page.next_cursor)
+        if reached_until:
+            break
+    log.info("tracking: %s (watermark %s)", summary.line(), last_key)
+    return summary
+
+
+def record_attempts(conn_factory):
+    """An observer that writes each API attempt to audit.api_request (its own short transaction)."""
+    def observe(attempt: Attempt) -> None:
+        with conn_factory() as conn:
+            conn.execute(
+                f"insert into {SCHEMA_AUDIT}.api_request (feed, url, http_status, outcome, seconds, waited_seconds) "
+                "values (%s, %s, %s, %s, %s, %s)",
+                (TRACKING.name, attempt.url, attempt.status, attempt.outcome, round(attempt.seconds, 3),
+                 round(attempt.waited, 3)))
+            conn.commit()
+    return observe
