@@ -85,8 +85,19 @@ def cmd_demo(args) -> int:
             layers[name.split(".")[0]] = layers.get(name.split(".")[0], 0) + n
         print("  rows per layer: " + ", ".join(f"{k}={v:,}" for k, v in sorted(layers.items())))
         for name in ("raw.ceb_inventory_head", "raw.ceb_inventory_list", "raw.ceb_inventory_return",
-                     "marts.fct_export_declaration_lines", "audit.quarantine"):
+                     "raw.payment_settlement", "raw.tracking_event", "marts.fct_export_declaration_lines"):
             print(f"    {name}: {counts.get(name, 0):,}")
+        received, loaded, quarantined, skipped = conn.execute(
+            "select coalesce(sum(records_received), 0), coalesce(sum(records_loaded), 0), "
+            "coalesce(sum(records_quarantined), 0), count(*) filter (where status = 'skipped') "
+            "from audit.load_batch").fetchone()
+        print(f"  records received={received:,} loaded={loaded:,} quarantined={quarantined:,} "
+              f"(skipped already-loaded sources: {skipped:,})")
+        for feed, rule, n in conn.execute("select feed, rule, count(*) from audit.quarantine "
+                                          "group by 1, 2 order by 3 desc").fetchall():
+            print(f"    quarantined {feed}/{rule}: {n:,}")
+        print(f"  sandbox defects injected on purpose: {totals['defects']:,} (manifest in "
+              f"{settings.landing_dir / '_manifest'})")
         print_progress(conn)
     print(f"  DAG seconds: " + ", ".join(f"{k.removeprefix('parkdw_')}={v:.0f}" for k, v in timings.items()))
     print(f"  outputs: exports in {settings.output_dir / 'exports'}, Airflow logs in {settings.airflow_home / 'logs'}")
@@ -103,9 +114,10 @@ def cmd_progress(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from parkdw.sandbox.generate import SimulationConfig, simulate
+    from parkdw.sandbox.generate import DefectRates, SimulationConfig, simulate
 
-    cfg = SimulationConfig(args.start, args.end, seed=args.seed, scale=args.scale, scenario=args.scenario)
+    cfg = SimulationConfig(args.start, args.end, seed=args.seed, scale=args.scale, scenario=args.scenario,
+                           defects=DefectRates.none() if args.no_defects else DefectRates())
     totals = simulate(cfg, args.out, progress=lambda day, t: print(f"{day}: {t['orders']} orders", flush=True))
     print(f"wrote {totals['days']} days, {totals['orders']} orders to {args.out}")
     return 0
@@ -158,6 +170,12 @@ def cmd_quarantine(args) -> int:
     return 0
 
 
+def cmd_sandbox(args) -> int:
+    from parkdw.sandbox import api
+
+    return api.main(args.serve_args)
+
+
 def cmd_dbt(args) -> int:
     from parkdw import transform
 
@@ -186,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="write simulated partner feeds for a date range")
     add_period(p, DEMO_START, DEMO_END)
     p.add_argument("--out", type=Path, required=True, help="landing folder to write")
+    p.add_argument("--no-defects", action="store_true", help="inject no defects (a clean world)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("ingest", help="load one partner's landing files into the raw layer")
@@ -203,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", type=int, help="quarantine id (show, replay)")
     p.add_argument("--fixed", type=Path, help="the fixed record or file to load (replay)")
     p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("sandbox", help="the partner sandbox's services (serve the tracking API)",
+                       description="parkdw sandbox serve --data DIR --port P [--fault-rate R]: serve the "
+                                   "simulated carriers' tracking API from a simulated landing folder until stopped. "
+                                   "Client credentials: PARKDW_SANDBOX_CLIENT_ID / PARKDW_SANDBOX_CLIENT_SECRET.")
+    p.add_argument("action", choices=["serve"])
+    p.add_argument("serve_args", nargs=argparse.REMAINDER, help="see `parkdw sandbox serve --help`")
+    p.set_defaults(func=cmd_sandbox)
 
     p = sub.add_parser("dbt", help="run a dbt command against the warehouse (e.g. parkdw dbt build)")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments passed to dbt")

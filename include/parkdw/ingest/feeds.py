@@ -109,7 +109,8 @@ TRACKING = ApiEventsFeed(
     name="tracking",
     table="tracking_event",
     columns=("event_id", "event_kind", "event_code", "event_time", "location", "logistics_no",
-             "consignment_no", "container_no", "transport_mode", "description", "updated_at"),
+             "consignment_no", "container_no", "transport_mode", "vehicle_name", "voyage_no", "description",
+             "updated_at"),
     required=("event_id", "event_kind", "event_code", "event_time", "updated_at"),
     key="event_id",
 )

@@ -253,6 +253,7 @@ def ingest_partner(
     """Load every file of a partner's feeds whose day folder falls in the interval."""
     summary = RunSummary()
     start, end = interval or (None, None)
+    conn.commit()  # each file below is then its own committed transaction
     for feed_name in PARTNERS[partner]:
         feed, folder = FEEDS[feed_name]
         for day in day_folders(landing_root / folder, start, end):

@@ -58,6 +58,7 @@ def ingest_tracking(
     """Load every event updated after the watermark and before `until`, one batch per page."""
     summary = RunSummary()
     state = read_watermark(conn)
+    conn.commit()  # each page below is then its own committed transaction (rows + watermark)
     last_key = tuple(state["last_key"]) if state["last_key"] else None
     updated_since = state["updated_since"]
     for page in client.pages(updated_since, state["cursor"], page_size):

@@ -128,6 +128,8 @@ class TrackingClient:
                     outcome, last_error = "retry_5xx", f"HTTP {status}"
                 else:
                     raise TrackingApiError(f"GET {request_url}: HTTP {status} {response.text[:300]}")
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+                request_url, outcome, last_error = url, "retry_truncated", f"page cut off in transfer: {exc}"
             except requests.Timeout as exc:
                 request_url, outcome, last_error = url, "retry_timeout", f"timeout after {self.timeout}s: {exc}"
             except requests.ConnectionError as exc:

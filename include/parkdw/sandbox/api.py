@@ -26,7 +26,6 @@ import bisect
 import json
 import logging
 import math
-import os
 import random
 import secrets
 import signal
@@ -187,25 +186,28 @@ class TrackingApiServer:
     def _snapshot(self) -> tuple[list[dict], list[tuple[datetime, str]]]:
         """The events and their sort keys, re-read when the files changed since the last read."""
         files = sorted((self.data_dir / TRACKING_DIR).glob("*.jsonl"))
-        signature = tuple((p.name, s.st_mtime_ns, s.st_size) for p in files for s in [p.stat()])
         with self._data_lock:
-            if signature != self._signature:
-                started = time.monotonic()
-                try:
+            try:
+                signature = tuple((p.name, s.st_mtime_ns, s.st_size) for p in files for s in [p.stat()])
+                if signature != self._signature:
+                    started = time.monotonic()
                     events = load_events(self.data_dir)
-                except ValueError as exc:  # a file being written: keep serving the last good read
-                    log.warning("tracking data not reloaded: %s", exc)
-                else:
-                    self._events = events
-                    self._keys = [(_parse_instant("updated_at", e["updated_at"]), e["event_id"]) for e in events]
-                    self._signature = signature
+                    keys = []
+                    for e in events:
+                        try:
+                            keys.append((datetime.fromisoformat(e["updated_at"]), e["event_id"]))
+                        except (KeyError, TypeError, ValueError):
+                            raise ValueError(f"event {e.get('event_id')!r}: bad updated_at or event_id") from None
+                    self._events, self._keys, self._signature = events, keys, signature
                     log.info("loaded %d tracking events from %d files in %.0f ms", len(events), len(files),
                              (time.monotonic() - started) * 1000)
+            except (OSError, ValueError) as exc:  # a file being written or replaced: serve the last good read
+                log.warning("tracking data not reloaded: %s", exc)
             return self._events, self._keys
 
     # --- endpoints ---
 
-    def handle(self, method: str, path: str, query: str, headers, body: bytes) -> _Response:
+    def _handle(self, method: str, path: str, query: str, headers, body: bytes) -> _Response:
         routes = {"/oauth/token": "POST", "/v1/tracking-events": "GET", "/v1/health": "GET"}
         with self._lock:
             self.request_counts[path if path in routes else "other"] += 1
@@ -338,11 +340,11 @@ class TrackingApiServer:
 
     # --- delivery (called by the handler) ---
 
-    def record(self, status: int) -> None:
+    def _record(self, status: int) -> None:
         with self._lock:
             self.status_counts[status] += 1
 
-    def hold(self) -> bool:
+    def _hold(self) -> bool:
         """Hold a response for timeout_seconds; False when the server is stopping meanwhile."""
         return not self._stopping.wait(self.timeout_seconds)
 
@@ -370,18 +372,18 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             body = self.rfile.read(length) if length else b""
             try:
-                response = app.handle(method, url.path, url.query, self.headers, body)
+                response = app._handle(method, url.path, url.query, self.headers, body)
             except Exception:
                 log.exception("%s %s failed", method, self.path)
                 response = _Response(500, {"error": "internal_error", "message": "unexpected server error"})
         delivered = self._send(app, response)
-        app.record(response.status)
+        app._record(response.status)
         notes = (f" fault={response.fault}" if response.fault else "") + ("" if delivered else " (client gone)")
         log.info('%s "%s %s" %d %.1f ms%s', self.client_address[0], method, self.path, response.status,
                  (time.monotonic() - started) * 1000, notes)
 
     def _send(self, app: TrackingApiServer, response: _Response) -> bool:
-        if response.fault == "timeout" and not app.hold():
+        if response.fault == "timeout" and not app._hold():
             self.close_connection = True
             return False
         payload = json.dumps(response.body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -412,10 +414,12 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.client_address[0], format % args)
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
-    """`parkdw sandbox serve`: serve a data folder's tracking events until Ctrl-C or SIGTERM."""
-    # The credentials come in through `environ` so that the CLI can pass them from parkdw.settings,
-    # the one module meant to read the environment; os.environ is only the stand-alone default.
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """`parkdw sandbox serve`: serve a data folder's tracking events until Ctrl-C or SIGTERM.
+
+    Client credentials come from parkdw.settings (PARKDW_SANDBOX_CLIENT_ID / _SECRET), or from
+    `environ` when a caller passes one (tests).
+    """
     parser = argparse.ArgumentParser(prog="parkdw sandbox serve", description="Serve the sandbox's tracking API.")
     parser.add_argument("--data", type=Path, required=True, help="landing folder holding _sandbox/tracking")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (0 = any free port)")
@@ -427,7 +431,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not (args.data / TRACKING_DIR).is_dir():
         parser.error(f"--data: no {TRACKING_DIR} folder under {args.data}")
-    client_id, client_secret = environ.get(ENV_CLIENT_ID), environ.get(ENV_CLIENT_SECRET)
+    if environ is None:
+        from parkdw.settings import get_settings
+
+        client_id, client_secret = get_settings().sandbox_credentials()
+    else:
+        client_id, client_secret = environ.get(ENV_CLIENT_ID), environ.get(ENV_CLIENT_SECRET)
     generated = not (client_id and client_secret)
     if generated:
         client_id, client_secret = f"sandbox-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
@@ -443,10 +452,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
             if generated:
                 print(f"{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} unset; for this run use\n"
                       f"  client id:     {client_id}\n  client secret: {client_secret}", flush=True)
-            try:
-                stop.wait()
-            except KeyboardInterrupt:
-                pass
+            stop.wait()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: leaving the with block has stopped the server
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)

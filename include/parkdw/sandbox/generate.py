@@ -5,6 +5,7 @@ Layout (one folder per partner and delivery day, as the partners deliver):
                                                       603 inventories, 604 replies, 607 bill lists,
                                                       701 summary applications, 792 summary results
   payments/YYYY-MM-DD/settlement_<pay code>_<settlement day>_<transaction day>.csv
+  _sandbox/tracking/YYYY-MM-DD.jsonl                  (tracking events the sandbox API serves)
   reference/registry/YYYY-MM-DD/park_enterprises.csv  (the registry snapshot of that day)
   reference/fx/YYYY-MM-DD/cny_central_parity.csv      (business days only)
   _truth/YYYY-MM-DD.json                              (what the origin day's documents imply)
@@ -29,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from parkdw.ceb.writer import render_message
-from parkdw.sandbox import payments, world
+from parkdw.sandbox import payments, tracking, world
 
 FEN = Decimal("0.01")
 BATCH = 100  # documents per CEB message (the spec's maximum)
@@ -171,6 +172,7 @@ class _Day:
         self.defect_rng = world._rng(cfg.seed, "defects", day.isoformat())
         self.messages: dict[tuple[str, date], list[dict]] = {}
         self.payments: list[dict] = []  # customer payments captured today (the settlement feed)
+        self.parcels: list[dict] = []  # parcels released today (the carriers' tracking feed)
         self.defects: list[dict] = []
         self.truth = {
             "day": day.isoformat(), "orders": 0, "inventories": 0, "inventory_lines": 0,
@@ -214,6 +216,7 @@ def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
         _orphans(d)
     _write_messages(d)
     d.truth["settlements"] = payments.write_settlements(out, day, cfg.seed, d.payments)["total"]
+    d.truth["tracking_events"] = tracking.write_day_events(out, day, cfg.seed, d.parcels)
     manifest_dir = out / "_manifest"
     manifest_dir.mkdir(parents=True, exist_ok=True)
     with open(manifest_dir / f"defects_{day.isoformat()}.jsonl", "w", encoding="utf-8") as f:
@@ -431,6 +434,8 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
     by_day[available.isoformat()] = by_day.get(available.isoformat(), Decimal(0)) + value
     lines_by_day = truth["released_lines_by_available_day"]
     lines_by_day[available.isoformat()] = lines_by_day.get(available.isoformat(), 0) + len(final_lines)
+    d.parcels.append({"logistics_no": logistics_no, "route": dest.route, "country": dest.country, "pod": dest.pod,
+                      "released_at": t.replace(tzinfo=payments.CST), "trade_mode": trade_mode})
     consignments.setdefault(dest.route, []).append({"logisticsNo": logistics_no, "invtNo": reply["invtNo"],
                                                     "weight": weight, "dest": dest})
     if doc["head"]["statisticsFlag"] == "B":

@@ -1,0 +1,117 @@
+"""The tracking API ingest against the sandbox's real HTTP server on loopback."""
+
+import random
+import secrets
+from datetime import datetime, timezone
+
+import pytest
+
+from parkdw.ingest.tracking import ingest_tracking, read_watermark, record_attempts
+from parkdw.ingest.tracking_client import TrackingApiError, TrackingClient
+from parkdw.sandbox.api import TrackingApiServer
+from parkdw.sandbox.tracking import load_events
+from parkdw import warehouse
+
+CLIENT = {"client_id": "test-client", "client_secret": secrets.token_urlsafe(16)}
+
+
+@pytest.fixture()
+def server_factory(clean_landing):
+    _cfg, out = clean_landing
+    servers = []
+
+    def start(**kwargs):
+        server = TrackingApiServer(out, port=0, rate_limit_per_second=500, burst=1000, **CLIENT, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def client_for(server, wh, **kwargs):
+    return TrackingClient(server.url, CLIENT["client_id"], CLIENT["client_secret"], rng=random.Random(1),
+                          observer=record_attempts(lambda: warehouse.connect(warehouse=wh)), **kwargs)
+
+
+def loaded_ids(conn) -> list[str]:
+    return [r[0] for r in conn.execute("select event_id from raw.tracking_event order by event_id")]
+
+
+def test_all_events_land_once_and_a_second_run_adds_nothing(conn, wh, server_factory, clean_landing):
+    _cfg, out = clean_landing
+    truth = load_events(out)
+    server = server_factory()
+    first = ingest_tracking(conn, client_for(server, wh), page_size=200)
+    conn.commit()
+    assert loaded_ids(conn) == sorted(e["event_id"] for e in truth) and len(truth) > 1000
+    assert first.count("quarantined") == 0 and len(first.batches) == -(-len(truth) // 200)
+    second = ingest_tracking(conn, client_for(server, wh), page_size=200)
+    conn.commit()
+    assert second.count("loaded") == 0 and len(loaded_ids(conn)) == len(truth)
+    sources = conn.execute("select count(distinct _source), bool_and(_source like %s) from raw.tracking_event",
+                           (f"{server.url}/v1/tracking-events?%",)).fetchone()
+    assert sources == (len(first.batches), True)  # lineage: each row names its API request
+
+
+def test_interval_runs_read_up_to_their_end_and_together_equal_one_run(conn, wh, server_factory, clean_landing):
+    _cfg, out = clean_landing
+    truth = load_events(out)
+    server = server_factory()
+    cut = datetime(2024, 11, 12, tzinfo=timezone.utc)
+    ingest_tracking(conn, client_for(server, wh), until=cut, page_size=300)
+    conn.commit()
+    before_cut = sorted(e["event_id"] for e in truth if e["updated_at"] < "2024-11-12")
+    assert loaded_ids(conn) == before_cut
+    assert read_watermark(conn)["last_key"][0] < "2024-11-12"
+    ingest_tracking(conn, client_for(server, wh), page_size=300)
+    conn.commit()
+    assert loaded_ids(conn) == sorted(e["event_id"] for e in truth)
+
+
+def test_faults_are_retried_within_budget_and_no_event_is_lost(conn, wh, server_factory, clean_landing):
+    _cfg, out = clean_landing
+    truth = load_events(out)
+    server = server_factory(fault_rate=0.2, fault_seed=3, timeout_seconds=1.0)
+    client = client_for(server, wh, timeout=0.4, backoff_base=0.01, backoff_cap=0.05, budget_seconds=60)
+    ingest_tracking(conn, client, page_size=40)
+    conn.commit()
+    assert loaded_ids(conn) == sorted(e["event_id"] for e in truth)
+    outcomes = dict(conn.execute("select outcome, count(*) from audit.api_request group by 1").fetchall())
+    assert {"retry_5xx", "retry_429", "retry_timeout", "ok"} <= set(outcomes)
+    assert outcomes.get("retry_truncated", 0) + outcomes.get("retry_connection", 0) > 0
+    assert sum(server.fault_counts.values()) == sum(v for k, v in outcomes.items() if k != "ok")
+
+
+def test_an_interrupted_run_resumes_from_the_last_committed_page(conn, wh, server_factory, clean_landing):
+    _cfg, out = clean_landing
+    truth = load_events(out)
+    server = server_factory()
+    calls = {"n": 0}
+
+    class Dies(TrackingClient):
+        def fetch_page(self, *args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise TrackingApiError("simulated crash after three pages")
+            return super().fetch_page(*args, **kwargs)
+
+    dying = Dies(server.url, CLIENT["client_id"], CLIENT["client_secret"])
+    with pytest.raises(TrackingApiError):
+        ingest_tracking(conn, dying, page_size=100)
+    conn.rollback()
+    assert len(loaded_ids(conn)) == 300 and read_watermark(conn)["cursor"]  # three pages committed
+    ingest_tracking(conn, client_for(server, wh), page_size=100)
+    conn.commit()
+    ids = loaded_ids(conn)
+    assert ids == sorted(e["event_id"] for e in truth) and len(ids) == len(set(ids))
+
+
+def test_the_budget_bounds_a_run_against_a_dead_api(wh):
+    client = TrackingClient("http://127.0.0.1:9", "x", "y", timeout=0.2, budget_seconds=0.5,
+                            backoff_base=0.05, backoff_cap=0.1)
+    started = datetime.now()
+    with pytest.raises(TrackingApiError, match="connection|refused"):
+        client.fetch_page("2024-01-01T00:00:00Z")
+    assert (datetime.now() - started).total_seconds() < 5
