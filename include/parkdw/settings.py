@@ -210,10 +210,6 @@ class Settings:
         """Client credentials the sandbox API server accepts (random ones when unset)."""
         return self._env.get("PARKDW_SANDBOX_CLIENT_ID"), self._env.get("PARKDW_SANDBOX_CLIENT_SECRET")
 
-    @property
-    def bi_password(self) -> str | None:
-        return self._env.get("PARKDW_BI_PASSWORD")
-
 
 def start_embedded_postgres(pgdata: Path) -> WarehouseParams:
     """Start (or find running) the embedded PostgreSQL and return how to reach it.
