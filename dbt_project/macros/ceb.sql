@@ -24,3 +24,26 @@
 {% macro surrogate_key(columns) -%}
     md5(concat_ws('||', {% for c in columns %}coalesce(cast({{ c }} as text), '~null~'){% if not loop.last %}, {% endif %}{% endfor %}))
 {%- endmacro %}
+
+{# The latest version of a document: no other row with the same key sorts after it (by the
+   given columns, e.g. appTime then load order). An anti-join rather than DISTINCT ON, so the
+   planner can flatten the staging view and push a key filter (incremental runs) into it. #}
+{% macro is_latest_version(alias, relation, key='guid', order_by=['app_time', '_batch_id', '_record_no']) -%}
+    {%- set cols = [] -%}
+    {%- for c in order_by -%}
+        {#- lineage columns are never null; delivered text may be -#}
+        {%- do cols.append(c if c.startswith('_') else "coalesce(" ~ '{t}.' ~ c ~ ", '')") -%}
+    {%- endfor -%}
+    not exists (
+        select 1 from {{ relation }} as newer
+        where newer.{{ key }} = {{ alias }}.{{ key }}
+          and ({% for c in cols %}{{ c | replace('{t}.', 'newer.') if not c.startswith('_') else 'newer.' ~ c }}{% if not loop.last %}, {% endif %}{% endfor %})
+            > ({% for c in cols %}{{ c | replace('{t}.', alias ~ '.') if not c.startswith('_') else alias ~ '.' ~ c }}{% if not loop.last %}, {% endif %}{% endfor %})
+    )
+{%- endmacro %}
+
+{# Personal or contact data never leaves staging in clear: an unsalted sha256 hex digest
+   (still joinable across tables; the clear value stays in raw, which BI users cannot read). #}
+{% macro hash_pii(column) -%}
+    case when nullif(trim({{ column }}), '') is not null then encode(sha256(convert_to(trim({{ column }}), 'UTF8')), 'hex') end
+{%- endmacro %}

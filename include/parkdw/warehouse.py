@@ -166,6 +166,15 @@ def ensure_schemas(conn: psycopg.Connection) -> None:
                 sql.Identifier(f"{table}__batch_idx"), sql.Identifier(SCHEMA_RAW), sql.Identifier(table)
             )
         )
+        # Staging resolves versions per document key, and incremental models look changed keys up.
+        key = next((c for c in ("guid", "head_guid") if c in columns), None)
+        if key:
+            conn.execute(
+                sql.SQL("create index if not exists {} on {}.{} ({})").format(
+                    sql.Identifier(f"{table}__{key}_idx"), sql.Identifier(SCHEMA_RAW), sql.Identifier(table),
+                    sql.Identifier(key),
+                )
+            )
     conn.commit()
 
 

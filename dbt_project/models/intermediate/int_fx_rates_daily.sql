@@ -1,12 +1,12 @@
 -- The CNY central parity in force on every calendar day, per currency: the day's own rate, or
--- the latest earlier business day's (weekends, holidays). Days more than 30 days after the
+-- the latest earlier business day's (weekends, holidays). Days more than fx_stale_after_days after the
 -- last published rate get no rate, so stale FX surfaces as a failed test, not a silent value.
 with rates as (
     select rate_date, currency_iso, cny_per_unit from {{ ref('stg_reference__fx_rates') }}
 ),
 
 days as (
-    select generate_series(min(rate_date), max(rate_date) + 30, interval '1 day')::date as calendar_date
+    select generate_series(min(rate_date), max(rate_date) + {{ var('fx_stale_after_days') }}, interval '1 day')::date as calendar_date
     from rates
 ),
 

@@ -21,10 +21,10 @@ months as (
 
 monthly_actuals as (
     select date_trunc('month', entry_date)::date as month_start, 'enterprises_introduced' as metric, count(*)::numeric as actual
-    from {{ ref('dim_enterprise') }} where counts_as_introduced group by 1
+    from {{ ref('dim_enterprise') }} where counts_as_introduced and is_current group by 1
     union all
     select date_trunc('month', entry_date)::date, 'startups_incubated', count(*)::numeric
-    from {{ ref('dim_enterprise') }} where counts_as_incubated group by 1
+    from {{ ref('dim_enterprise') }} where counts_as_incubated and is_current group by 1
     union all
     select date_trunc('month', export_date)::date, 'export_volume_cny', sum(export_volume_cny)
     from {{ ref('mart_export_volume_daily') }} group by 1

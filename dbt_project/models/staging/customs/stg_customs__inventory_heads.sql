@@ -1,40 +1,39 @@
 -- One row per inventory list (guid): the latest version wins (appTime, then load order);
 -- a latest version with appType=3 is a deletion and removes the document.
--- (distinct on, not a window filter: the planner estimates it from guid statistics.)
-with versions as (
-    select distinct on (guid) *
-    from {{ source('customs', 'ceb_inventory_head') }}
-    order by guid, app_time desc, _batch_id desc, _record_no desc
-)
-
 select
-    guid as inventory_guid,
-    app_type,
-    {{ ceb_timestamp('app_time') }} as declared_at,
-    customs_code,
-    ebp_code,
-    order_no,
-    logistics_code,
-    logistics_no,
-    cop_no,
-    invt_no,
-    port_code,
-    {{ ceb_date('ie_date') }} as export_date,
-    statistics_flag,
-    agent_code,
-    ebc_code,
-    owner_code,
-    trade_mode,
-    traf_mode,
-    country as destination_country_code,
-    pod,
-    {{ to_numeric('freight') }} as freight,
-    f_currency as freight_currency_code,
-    {{ to_numeric('gross_weight') }} as gross_weight_kg,
-    {{ to_numeric('net_weight') }} as net_weight_kg,
-    {{ to_numeric('pack_no') }}::integer as package_count,
-    _batch_id,
-    _record_no,
-    _source
-from versions
-where app_type <> '3'
+    h.guid as inventory_guid,
+    h.app_type,
+    {{ ceb_timestamp('h.app_time') }} as declared_at,
+    h.customs_code,
+    h.ebp_code,
+    h.ebp_name,
+    h.order_no,
+    h.logistics_code,
+    h.logistics_no,
+    h.cop_no,
+    h.invt_no,
+    h.port_code,
+    {{ ceb_date('h.ie_date') }} as export_date,
+    h.statistics_flag,
+    h.agent_code,
+    h.ebc_code,
+    h.ebc_name,
+    h.owner_code,
+    h.trade_mode,
+    h.traf_mode,
+    h.voyage_no,
+    h.bill_no,
+    h.country as destination_country_code,
+    h.pod,
+    {{ to_numeric('h.freight') }} as freight,
+    h.f_currency as freight_currency_code,
+    {{ to_numeric('h.gross_weight') }} as gross_weight_kg,
+    {{ to_numeric('h.net_weight') }} as net_weight_kg,
+    {{ to_numeric('h.pack_no') }}::integer as package_count,
+    h._batch_id,
+    h._record_no,
+    h._source,
+    h._loaded_at
+from {{ source('customs', 'ceb_inventory_head') }} as h
+where {{ is_latest_version('h', source('customs', 'ceb_inventory_head')) }}
+  and h.app_type <> '3'

@@ -1,21 +1,22 @@
 -- One row per e-commerce order document (guid), latest version; appType=3 deletes.
-with versions as (
-    select distinct on (guid) *
-    from {{ source('customs', 'ceb_order_head') }}
-    order by guid, app_time desc, _batch_id desc, _record_no desc
-)
-
+-- An orderNo is unique only within its platform (ebpCode): the same number on two platforms is
+-- two orders, so (ebp_code, order_no) is the business key.
 select
-    guid as order_guid,
-    order_no,
-    order_type,
-    ebp_code,
-    ebc_code,
-    {{ ceb_timestamp('app_time') }} as ordered_at,
-    {{ to_numeric('goods_value') }} as goods_value,
-    {{ to_numeric('freight') }} as freight,
-    currency as currency_code,
-    _batch_id,
-    _source
-from versions
-where app_type <> '3'
+    o.guid as order_guid,
+    o.order_no,
+    o.order_type,
+    o.ebp_code,
+    o.ebp_name,
+    o.ebc_code,
+    {{ ceb_timestamp('o.app_time') }} as ordered_at,
+    ({{ ceb_timestamp('o.app_time') }} at time zone 'Asia/Shanghai')::date as order_date,
+    {{ to_numeric('o.goods_value') }} as goods_value,
+    {{ to_numeric('o.freight') }} as freight,
+    o.currency as currency_code,
+    o._batch_id,
+    o._record_no,
+    o._source,
+    o._loaded_at
+from {{ source('customs', 'ceb_order_head') }} as o
+where {{ is_latest_version('o', source('customs', 'ceb_order_head')) }}
+  and o.app_type <> '3'

@@ -1,0 +1,126 @@
+-- The three-document match: each order (CEB303) against its payment receipt (CEB403), its
+-- inventory list (CEB603) with the customs outcome (CEB604), and the waybill (CEB505) of the
+-- list's logisticsNo. Orders are keyed by platform and order number (numbers repeat across
+-- platforms); a logisticsNo is matched to the waybill declared nearest in time (within 30 days),
+-- since carriers reuse numbers after some months. Receipts and waybills that match no order or
+-- list are kept as rows of their own (orphans), so every document appears once.
+with orders as (
+    select o.*, cur.currency_iso
+    from {{ ref('stg_customs__orders') }} as o
+    left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = o.currency_code
+),
+
+receipts as (
+    select distinct on (r.ebp_code, r.order_no) r.*, cur.currency_iso
+    from {{ ref('stg_customs__receipts') }} as r
+    left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = r.currency_code
+    order by r.ebp_code, r.order_no, r.declared_at desc, r._batch_id desc
+),
+
+inventory_values as (
+    select l.inventory_guid, sum(l.total_price) as inventory_value, min(cur.currency_iso) as currency_iso
+    from {{ ref('stg_customs__inventory_lines') }} as l
+    left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = l.currency_code
+    group by l.inventory_guid
+),
+
+-- Per order: the released list if there is one (a rejected list may be declared again under a
+-- new guid), else the latest declared.
+inventories as (
+    select distinct on (h.ebp_code, h.order_no)
+        h.ebp_code, h.order_no, h.inventory_guid, h.logistics_code, h.logistics_no, h.declared_at,
+        r.released_at, r.latest_status, v.inventory_value, v.currency_iso,
+        count(*) over (partition by h.ebp_code, h.order_no) as declarations
+    from {{ ref('stg_customs__inventory_heads') }} as h
+    left join {{ ref('int_inventory_release') }} as r using (inventory_guid)
+    left join inventory_values as v using (inventory_guid)
+    order by h.ebp_code, h.order_no, (r.released_at is not null) desc, h.declared_at desc, h.inventory_guid
+),
+
+waybill_candidates as (
+    select
+        i.inventory_guid,
+        w.waybill_guid,
+        row_number() over (
+            partition by i.inventory_guid
+            order by abs(extract(epoch from w.declared_at - i.declared_at)), w.waybill_guid
+        ) as nearest
+    from inventories as i
+    inner join {{ ref('stg_customs__waybills') }} as w
+        on w.logistics_no = i.logistics_no
+       and w.logistics_code = i.logistics_code
+       and w.declared_at between i.declared_at - interval '30 days' and i.declared_at + interval '30 days'
+),
+
+matched as (
+    select
+        o.order_guid, o.ebp_code, o.order_no, o.ebc_code, o.ordered_at, o.order_date,
+        o.goods_value as order_value, o.currency_iso as order_currency_iso,
+        r.receipt_guid, r.charge as receipt_value, r.currency_iso as receipt_currency_iso,
+        i.inventory_guid, i.inventory_value, i.currency_iso as inventory_currency_iso,
+        i.latest_status, i.released_at, i.declarations,
+        w.waybill_guid,
+        o._batch_id
+    from orders as o
+    left join receipts as r on r.ebp_code = o.ebp_code and r.order_no = o.order_no
+    left join inventories as i on i.ebp_code = o.ebp_code and i.order_no = o.order_no
+    left join waybill_candidates as w on w.inventory_guid = i.inventory_guid and w.nearest = 1
+),
+
+orphan_receipts as (
+    select
+        null::text as order_guid, r.ebp_code, r.order_no, r.ebc_code, null::timestamptz as ordered_at,
+        null::date as order_date, null::numeric as order_value, null::text as order_currency_iso,
+        r.receipt_guid, r.charge, r.currency_iso,
+        null::text, null::numeric, null::text, null::text, null::timestamptz, null::bigint,
+        null::text,
+        r._batch_id
+    from receipts as r
+    where not exists (select 1 from orders as o where o.ebp_code = r.ebp_code and o.order_no = r.order_no)
+),
+
+orphan_waybills as (
+    select
+        null::text, null::text, null::text, w.ebc_code, null::timestamptz, null::date, null::numeric, null::text,
+        null::text, null::numeric, null::text,
+        null::text, null::numeric, null::text, null::text, null::timestamptz, null::bigint,
+        w.waybill_guid,
+        w._batch_id
+    from {{ ref('stg_customs__waybills') }} as w
+    where not exists (select 1 from waybill_candidates as c where c.waybill_guid = w.waybill_guid)
+),
+
+documents as (
+    select * from matched
+    union all
+    select * from orphan_receipts
+    union all
+    select * from orphan_waybills
+)
+
+select
+    {{ surrogate_key(['order_guid', 'receipt_guid', 'waybill_guid']) }} as document_match_key,
+    d.*,
+    order_guid is not null as has_order,
+    receipt_guid is not null as has_receipt,
+    inventory_guid is not null as has_inventory,
+    waybill_guid is not null as has_waybill,
+    released_at is not null as is_released,
+    coalesce(order_currency_iso = receipt_currency_iso
+             and abs(order_value - receipt_value) <= {{ var('document_match_tolerance') }}, false) as receipt_value_agrees,
+    coalesce(order_currency_iso = inventory_currency_iso
+             and abs(order_value - inventory_value) <= {{ var('document_match_tolerance') }}, false) as inventory_value_agrees,
+    case
+        when order_guid is null and receipt_guid is not null then 'orphan receipt: no order'
+        when order_guid is null then 'orphan waybill: no inventory list'
+        when receipt_guid is null then 'no payment receipt'
+        when inventory_guid is null then 'no inventory list'
+        when waybill_guid is null then 'no waybill'
+        when order_currency_iso is distinct from receipt_currency_iso then 'receipt currency differs'
+        when abs(order_value - receipt_value) > {{ var('document_match_tolerance') }} then 'receipt amount differs'
+        when order_currency_iso is distinct from inventory_currency_iso then 'inventory currency differs'
+        when abs(order_value - inventory_value) > {{ var('document_match_tolerance') }} then 'inventory value differs'
+        when latest_status = '100' then 'inventory rejected by customs'
+        when released_at is null then 'not released yet'
+    end as mismatch_reason
+from documents as d

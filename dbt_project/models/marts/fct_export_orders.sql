@@ -1,0 +1,33 @@
+-- Grain: one e-commerce export order (CEB303, latest version). Values in the order's currency,
+-- in CNY at the order date's central parity, and in USD; whether customs released its list.
+select
+    {{ surrogate_key(['o.order_guid']) }} as export_order_key,
+    o.order_guid,
+    o.order_no,
+    o.ebp_code as platform_key,
+    e.enterprise_key,
+    o.ebc_code,
+    to_char(o.order_date, 'YYYYMMDD')::integer as order_date_key,
+    o.ordered_at,
+    cur.customs_code as currency_key,
+    o.order_type,
+    o.goods_value,
+    o.freight,
+    round(o.goods_value * case when cur.currency_iso = 'CNY' then 1 else fx.cny_per_unit end, 2) as goods_value_cny,
+    round(o.goods_value * case when cur.currency_iso = 'CNY' then 1 else fx.cny_per_unit end / usd.cny_per_unit, 2) as goods_value_usd,
+    (select count(*) from {{ ref('stg_customs__order_lines') }} as l where l.order_guid = o.order_guid) as line_count,
+    m.has_receipt,
+    m.has_inventory,
+    m.is_released,
+    m.inventory_guid,
+    o._batch_id,
+    o._source
+from {{ ref('stg_customs__orders') }} as o
+left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = o.currency_code
+left join {{ ref('int_fx_rates_daily') }} as fx on fx.currency_iso = cur.currency_iso and fx.calendar_date = o.order_date
+left join {{ ref('int_fx_rates_daily') }} as usd on usd.currency_iso = 'USD' and usd.calendar_date = o.order_date
+left join {{ ref('int_document_match') }} as m on m.order_guid = o.order_guid
+left join {{ ref('dim_enterprise') }} as e
+    on e.customs_code = o.ebc_code
+   and o.order_date >= e.valid_from
+   and (e.valid_to is null or o.order_date < e.valid_to)

@@ -1,0 +1,18 @@
+-- Lines of the winning version of each order.
+select
+    l.head_guid as order_guid,
+    l.gnum::integer as gnum,
+    l.item_no,
+    l.item_name,
+    l.unit as unit_code,
+    l.currency as currency_code,
+    {{ to_numeric('l.qty') }} as quantity,
+    {{ to_numeric('l.price') }} as unit_price,
+    {{ to_numeric('l.total_price') }} as total_price,
+    l._batch_id,
+    l._source
+from {{ source('customs', 'ceb_order_list') }} as l
+inner join {{ ref('stg_customs__orders') }} as o
+    on o.order_guid = l.head_guid
+   and o._batch_id = l._batch_id
+   and o._record_no = l._record_no
