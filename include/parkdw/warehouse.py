@@ -147,6 +147,10 @@ def ensure_database(wh: WarehouseParams) -> None:
     log.info("created database %s", wh.dbname)
 
 
+# Raw columns the dbt models join on besides the document key (waybills find their lists).
+RAW_LOOKUP_COLUMNS = {"ceb_inventory_head": ["logistics_no"]}
+
+
 def ensure_schemas(conn: psycopg.Connection) -> None:
     """Create the layer schemas, the audit tables and every raw table (idempotent)."""
     from parkdw.ingest.feeds import all_raw_tables  # local import: feeds import this module
@@ -166,9 +170,9 @@ def ensure_schemas(conn: psycopg.Connection) -> None:
                 sql.Identifier(f"{table}__batch_idx"), sql.Identifier(SCHEMA_RAW), sql.Identifier(table)
             )
         )
-        # Staging resolves versions per document key, and incremental models look changed keys up.
-        key = next((c for c in ("guid", "head_guid") if c in columns), None)
-        if key:
+        # Staging resolves versions per document key; incremental models look changed keys up.
+        keys = [c for c in ("guid", "head_guid") if c in columns] + RAW_LOOKUP_COLUMNS.get(table, [])
+        for key in keys:
             conn.execute(
                 sql.SQL("create index if not exists {} on {}.{} ({})").format(
                     sql.Identifier(f"{table}__{key}_idx"), sql.Identifier(SCHEMA_RAW), sql.Identifier(table),

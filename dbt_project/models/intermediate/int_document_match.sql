@@ -4,23 +4,40 @@
 -- platforms); a logisticsNo is matched to the waybill declared nearest in time (within 30 days),
 -- since carriers reuse numbers after some months. Receipts and waybills that match no order or
 -- list are kept as rows of their own (orphans), so every document appears once.
+-- Incremental by match group (platform + order number, or carrier + number of an unmatched
+-- waybill): a run rebuilds the groups that raw loads since its last load touched.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ stage_incremental_scope('match_group', document_match_scope()) }}",
+) }}
+
 with orders as (
     select o.*, cur.currency_iso
     from {{ ref('stg_customs__orders') }} as o
     left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = o.currency_code
+    where {{ in_incremental_scope(order_match_group('o.ebp_code', 'o.order_no')) }}
 ),
 
 receipts as (
     select distinct on (r.ebp_code, r.order_no) r.*, cur.currency_iso
     from {{ ref('stg_customs__receipts') }} as r
     left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = r.currency_code
+    where {{ in_incremental_scope(order_match_group('r.ebp_code', 'r.order_no')) }}
     order by r.ebp_code, r.order_no, r.declared_at desc, r._batch_id desc
+),
+
+heads as (
+    select h.*
+    from {{ ref('stg_customs__inventory_heads') }} as h
+    where {{ in_incremental_scope(order_match_group('h.ebp_code', 'h.order_no')) }}
 ),
 
 inventory_values as (
     select l.inventory_guid, sum(l.total_price) as inventory_value, min(cur.currency_iso) as currency_iso
     from {{ ref('stg_customs__inventory_lines') }} as l
     left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = l.currency_code
+    where l.inventory_guid in (select inventory_guid from heads)
     group by l.inventory_guid
 ),
 
@@ -29,65 +46,74 @@ inventory_values as (
 inventories as (
     select distinct on (h.ebp_code, h.order_no)
         h.ebp_code, h.order_no, h.inventory_guid, h.logistics_code, h.logistics_no, h.declared_at,
-        r.released_at, r.latest_status, v.inventory_value, v.currency_iso,
+        h._loaded_at, r.released_at, r.latest_status, r._loaded_at as release_loaded_at,
+        v.inventory_value, v.currency_iso,
         count(*) over (partition by h.ebp_code, h.order_no) as declarations
-    from {{ ref('stg_customs__inventory_heads') }} as h
+    from heads as h
     left join {{ ref('int_inventory_release') }} as r using (inventory_guid)
     left join inventory_values as v using (inventory_guid)
     order by h.ebp_code, h.order_no, (r.released_at is not null) desc, h.declared_at desc, h.inventory_guid
 ),
 
-waybill_candidates as (
-    select
-        i.inventory_guid,
-        w.waybill_guid,
-        row_number() over (
-            partition by i.inventory_guid
-            order by abs(extract(epoch from w.declared_at - i.declared_at)), w.waybill_guid
-        ) as nearest
+waybills_nearest as (
+    select distinct on (i.inventory_guid)
+        i.inventory_guid, w.waybill_guid, w._loaded_at
     from inventories as i
     inner join {{ ref('stg_customs__waybills') }} as w
         on w.logistics_no = i.logistics_no
        and w.logistics_code = i.logistics_code
        and w.declared_at between i.declared_at - interval '30 days' and i.declared_at + interval '30 days'
+    order by i.inventory_guid, abs(extract(epoch from w.declared_at - i.declared_at)), w.waybill_guid
 ),
 
 matched as (
     select
+        {{ order_match_group('o.ebp_code', 'o.order_no') }} as match_group,
         o.order_guid, o.ebp_code, o.order_no, o.ebc_code, o.ordered_at, o.order_date,
         o.goods_value as order_value, o.currency_iso as order_currency_iso,
         r.receipt_guid, r.charge as receipt_value, r.currency_iso as receipt_currency_iso,
         i.inventory_guid, i.inventory_value, i.currency_iso as inventory_currency_iso,
         i.latest_status, i.released_at, i.declarations,
         w.waybill_guid,
-        o._batch_id
+        o._batch_id,
+        greatest(o._loaded_at, r._loaded_at, i._loaded_at, i.release_loaded_at, w._loaded_at) as _loaded_at
     from orders as o
     left join receipts as r on r.ebp_code = o.ebp_code and r.order_no = o.order_no
     left join inventories as i on i.ebp_code = o.ebp_code and i.order_no = o.order_no
-    left join waybill_candidates as w on w.inventory_guid = i.inventory_guid and w.nearest = 1
+    left join waybills_nearest as w on w.inventory_guid = i.inventory_guid
 ),
 
 orphan_receipts as (
     select
-        null::text as order_guid, r.ebp_code, r.order_no, r.ebc_code, null::timestamptz as ordered_at,
-        null::date as order_date, null::numeric as order_value, null::text as order_currency_iso,
+        {{ order_match_group('r.ebp_code', 'r.order_no') }},
+        null::text, r.ebp_code, r.order_no, r.ebc_code, null::timestamptz, null::date, null::numeric, null::text,
         r.receipt_guid, r.charge, r.currency_iso,
         null::text, null::numeric, null::text, null::text, null::timestamptz, null::bigint,
         null::text,
-        r._batch_id
+        r._batch_id,
+        r._loaded_at
     from receipts as r
     where not exists (select 1 from orders as o where o.ebp_code = r.ebp_code and o.order_no = r.order_no)
 ),
 
+-- Waybills no inventory list of the same carrier and number claims within 30 days.
 orphan_waybills as (
     select
+        {{ waybill_match_group('w.logistics_code', 'w.logistics_no') }},
         null::text, null::text, null::text, w.ebc_code, null::timestamptz, null::date, null::numeric, null::text,
         null::text, null::numeric, null::text,
         null::text, null::numeric, null::text, null::text, null::timestamptz, null::bigint,
         w.waybill_guid,
-        w._batch_id
+        w._batch_id,
+        w._loaded_at
     from {{ ref('stg_customs__waybills') }} as w
-    where not exists (select 1 from waybill_candidates as c where c.waybill_guid = w.waybill_guid)
+    where {{ in_incremental_scope(waybill_match_group('w.logistics_code', 'w.logistics_no')) }}
+      and not exists (
+          select 1 from {{ ref('stg_customs__inventory_heads') }} as h
+          where h.logistics_no = w.logistics_no
+            and h.logistics_code = w.logistics_code
+            and w.declared_at between h.declared_at - interval '30 days' and h.declared_at + interval '30 days'
+      )
 ),
 
 documents as (

@@ -1,5 +1,12 @@
 -- Grain: one released export inventory list line (inventory guid + gnum). Dimensions by
 -- surrogate key; the enterprise key is the registry version valid on the export date.
+-- Incremental: each run rebuilds the inventory lists raw loads touched since its last load.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ stage_incremental_scope('inventory_guid', declaration_line_scope()) }}",
+) }}
+
 select
     {{ surrogate_key(['l.inventory_guid', 'l.gnum']) }} as declaration_line_key,
     l.inventory_guid,
@@ -33,10 +40,12 @@ select
     l.gross_weight_kg,
     l.net_weight_kg,
     l._batch_id,
-    l._source
+    l._source,
+    l._loaded_at
 from {{ ref('int_declaration_lines_cny') }} as l
 left join {{ ref('dim_enterprise') }} as e
     on e.customs_code = l.ebc_code
    and l.export_date >= e.valid_from
    and (e.valid_to is null or l.export_date < e.valid_to)
 left join {{ ref('dim_logistics_route') }} as rt on rt.traf_mode = l.traf_mode
+where {{ in_incremental_scope('l.inventory_guid') }}

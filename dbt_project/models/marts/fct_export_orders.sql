@@ -1,5 +1,12 @@
--- Grain: one e-commerce export order (CEB303, latest version). Values in the order's currency,
--- in CNY at the order date's central parity, and in USD; whether customs released its list.
+-- Grain: one e-commerce export order (CEB303, latest version; appType=3 removes it). Values in
+-- the order's currency, in CNY at the order date's central parity, and in USD. Which other
+-- documents exist for the order is fct_document_match's (join on order_guid).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ stage_incremental_scope('order_guid', export_order_scope()) }}",
+) }}
+
 select
     {{ surrogate_key(['o.order_guid']) }} as export_order_key,
     o.order_guid,
@@ -8,6 +15,7 @@ select
     e.enterprise_key,
     o.ebc_code,
     to_char(o.order_date, 'YYYYMMDD')::integer as order_date_key,
+    o.order_date,
     o.ordered_at,
     cur.customs_code as currency_key,
     o.order_type,
@@ -16,18 +24,15 @@ select
     round(o.goods_value * case when cur.currency_iso = 'CNY' then 1 else fx.cny_per_unit end, 2) as goods_value_cny,
     round(o.goods_value * case when cur.currency_iso = 'CNY' then 1 else fx.cny_per_unit end / usd.cny_per_unit, 2) as goods_value_usd,
     (select count(*) from {{ ref('stg_customs__order_lines') }} as l where l.order_guid = o.order_guid) as line_count,
-    m.has_receipt,
-    m.has_inventory,
-    m.is_released,
-    m.inventory_guid,
     o._batch_id,
-    o._source
+    o._source,
+    o._loaded_at
 from {{ ref('stg_customs__orders') }} as o
 left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = o.currency_code
 left join {{ ref('int_fx_rates_daily') }} as fx on fx.currency_iso = cur.currency_iso and fx.calendar_date = o.order_date
 left join {{ ref('int_fx_rates_daily') }} as usd on usd.currency_iso = 'USD' and usd.calendar_date = o.order_date
-left join {{ ref('int_document_match') }} as m on m.order_guid = o.order_guid
 left join {{ ref('dim_enterprise') }} as e
     on e.customs_code = o.ebc_code
    and o.order_date >= e.valid_from
    and (e.valid_to is null or o.order_date < e.valid_to)
+where {{ in_incremental_scope('o.order_guid') }}

@@ -17,6 +17,7 @@ select
     {{ to_numeric('l.price') }} as unit_price,
     {{ to_numeric('l.total_price') }} as total_price,
     l._batch_id,
+    l._record_no,
     l._source,
     l._loaded_at
 from {{ source('customs', 'ceb_inventory_list') }} as l

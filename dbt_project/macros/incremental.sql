@@ -1,0 +1,44 @@
+{# Incremental models here rebuild whole keys (an inventory list, an order, a match group):
+   a pre-hook stages the keys touched since the model's load watermark into a temporary
+   table, deletes their rows, and the model's SQL recomputes exactly those keys. Deleting
+   first is what makes appType=3 deletions and shrinking documents disappear, which a plain
+   merge on a unique key would keep. A full refresh computes every key and gives the same rows. #}
+
+{# The latest raw load the model has seen (max _loaded_at of its rows) minus a lookback that
+   covers loads still committing while the previous run read. A literal, so the planner
+   estimates the changed-key scans from statistics rather than guessing. #}
+{% macro load_watermark() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+        {%- set result = run_query(
+            "select to_char(coalesce(max(_loaded_at), timestamptz '1900-01-01') - interval '"
+            ~ var('incremental_lookback') ~ "', 'YYYY-MM-DD\"T\"HH24:MI:SS.US TZH:TZM') from " ~ this) -%}
+        timestamptz '{{ result.columns[0].values()[0] }}'
+    {%- else -%}
+        timestamptz '1900-01-01'
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro scope_table() -%}
+    {{ this.identifier }}__scope
+{%- endmacro %}
+
+{# Pre-hook: stage the keys to rebuild and delete their current rows. #}
+{% macro stage_incremental_scope(key_column, keys_sql) -%}
+    {%- if this is not none and is_incremental() -%}
+        create temporary table {{ scope_table() }} on commit drop as
+        select distinct scope_key from ({{ keys_sql }}) as changed (scope_key) where scope_key is not null;
+        analyze {{ scope_table() }};
+        delete from {{ this }} where {{ key_column }} in (select scope_key from {{ scope_table() }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{# A filter on the model's inputs: only the staged keys (nothing on a full refresh). #}
+{% macro in_incremental_scope(expression) -%}
+    {%- if this is not none and is_incremental() -%}
+        {{ expression }} in (select scope_key from {{ scope_table() }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,92 @@
+{# The keys each incremental model rebuilds: what raw loads since the model's watermark touched.
+   Each model computes its own scope from raw and its own watermark, so a model never depends on
+   whether an upstream incremental model ran. #}
+
+{% macro loaded_since_watermark(relation) -%}
+    {{ relation }}._loaded_at > {{ load_watermark() }}
+{%- endmacro %}
+
+{# Export dates re-valued by central parity rates loaded since the watermark (late FX). #}
+{% macro fx_revalued_since_watermark() -%}
+    (select min(case when fx.rate_date ~ '^\d{4}-\d{2}-\d{2}$' then fx.rate_date::date end)
+     from {{ source('reference', 'fx_central_parity') }} as fx
+     where {{ loaded_since_watermark('fx') }})
+{%- endmacro %}
+
+{# Rows of this model whose stored enterprise version no longer covers their date (a registry
+   change dated into the past), or that had no park enterprise and now have one. #}
+{% macro stale_enterprise_versions(key_column, date_column) -%}
+    select f.{{ key_column }}
+    from {{ this }} as f
+    left join {{ ref('dim_enterprise') }} as e on e.enterprise_key = f.enterprise_key
+    where (f.enterprise_key is not null
+           and (e.enterprise_key is null or f.{{ date_column }} < e.valid_from
+                or (e.valid_to is not null and f.{{ date_column }} >= e.valid_to)))
+       or (f.enterprise_key is null
+           and exists (select 1 from {{ ref('dim_enterprise') }} as d where d.customs_code = f.ebc_code))
+{%- endmacro %}
+
+{% macro inventory_release_scope() -%}
+    select r.guid from {{ source('customs', 'ceb_inventory_return') }} as r where {{ loaded_since_watermark('r') }}
+{%- endmacro %}
+
+{% macro declaration_line_scope() -%}
+    select h.guid from {{ source('customs', 'ceb_inventory_head') }} as h where {{ loaded_since_watermark('h') }}
+    union all
+    {{ inventory_release_scope() }}
+    union all
+    select h.inventory_guid from {{ ref('stg_customs__inventory_heads') }} as h
+    where h.export_date >= {{ fx_revalued_since_watermark() }}
+    union all
+    {{ stale_enterprise_versions('inventory_guid', 'export_date') }}
+{%- endmacro %}
+
+{% macro export_order_scope() -%}
+    select o.guid from {{ source('customs', 'ceb_order_head') }} as o where {{ loaded_since_watermark('o') }}
+    union all
+    select o.order_guid from {{ ref('stg_customs__orders') }} as o
+    where o.order_date >= {{ fx_revalued_since_watermark() }}
+    union all
+    {{ stale_enterprise_versions('order_guid', 'order_date') }}
+{%- endmacro %}
+
+{# Match groups: an order's platform + order number; an unmatched waybill's carrier + number. #}
+{% macro order_match_group(ebp_code, order_no) -%}
+    ({{ ebp_code }} || '|' || {{ order_no }})
+{%- endmacro %}
+
+{% macro waybill_match_group(logistics_code, logistics_no) -%}
+    ('waybill|' || {{ logistics_code }} || '|' || {{ logistics_no }})
+{%- endmacro %}
+
+{% macro document_match_scope(with_stale_enterprises=false) -%}
+    select {{ order_match_group('o.ebp_code', 'o.order_no') }}
+    from {{ source('customs', 'ceb_order_head') }} as o where {{ loaded_since_watermark('o') }}
+    union all
+    select {{ order_match_group('r.ebp_code', 'r.order_no') }}
+    from {{ source('customs', 'ceb_receipts') }} as r where {{ loaded_since_watermark('r') }}
+    union all
+    select {{ order_match_group('h.ebp_code', 'h.order_no') }}
+    from {{ source('customs', 'ceb_inventory_head') }} as h where {{ loaded_since_watermark('h') }}
+    union all
+    select {{ waybill_match_group('h.logistics_code', 'h.logistics_no') }}
+    from {{ source('customs', 'ceb_inventory_head') }} as h where {{ loaded_since_watermark('h') }}
+    union all
+    select {{ order_match_group('h.ebp_code', 'h.order_no') }}
+    from {{ source('customs', 'ceb_inventory_return') }} as r
+    inner join {{ source('customs', 'ceb_inventory_head') }} as h on h.guid = r.guid
+    where {{ loaded_since_watermark('r') }}
+    union all
+    select {{ waybill_match_group('w.logistics_code', 'w.logistics_no') }}
+    from {{ source('customs', 'ceb_logistics') }} as w where {{ loaded_since_watermark('w') }}
+    union all
+    select {{ order_match_group('h.ebp_code', 'h.order_no') }}
+    from {{ source('customs', 'ceb_logistics') }} as w
+    inner join {{ source('customs', 'ceb_inventory_head') }} as h
+        on h.logistics_no = w.logistics_no and h.logistics_code = w.logistics_code
+    where {{ loaded_since_watermark('w') }}
+    {%- if with_stale_enterprises %}
+    union all
+    select f.match_group from ({{ stale_enterprise_versions('match_group', 'order_date') }}) as f (match_group)
+    {%- endif %}
+{%- endmacro %}
