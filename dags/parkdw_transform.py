@@ -19,6 +19,8 @@ _project, _profile, _execution, _render = transform.cosmos_configs()
         | Asset(pipeline.raw_asset_uri("ceb_inventory_return"))
         | Asset(pipeline.raw_asset_uri("registry_enterprise"))
         | Asset(pipeline.raw_asset_uri("fx_central_parity"))
+        | Asset(pipeline.raw_asset_uri("payment_settlement"))
+        | Asset(pipeline.raw_asset_uri("tracking_event"))
     ),
     start_date=pipeline.PARK_START,
     catchup=False,
@@ -40,7 +42,7 @@ def parkdw_transform():
     def marts_built() -> str:
         return "marts rebuilt"
 
-    dbt >> marts_built()
+    transform.seed_task() >> dbt >> marts_built()
 
 
 parkdw_transform()

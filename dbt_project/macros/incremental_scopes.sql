@@ -90,3 +90,21 @@
     select f.match_group from ({{ stale_enterprise_versions('match_group', 'order_date') }}) as f (match_group)
     {%- endif %}
 {%- endmacro %}
+
+{% macro parcel_shipment_scope() -%}
+    select h.guid from {{ source('customs', 'ceb_inventory_head') }} as h where {{ loaded_since_watermark('h') }}
+    union all
+    {{ inventory_release_scope() }}
+    union all
+    select h.guid
+    from {{ source('customs', 'ceb_way_bill_list') }} as b
+    inner join {{ source('customs', 'ceb_inventory_head') }} as h on h.logistics_no = b.logistics_no
+    where {{ loaded_since_watermark('b') }}
+    union all
+    select h.guid
+    from {{ source('logistics', 'tracking_event') }} as t
+    inner join {{ source('customs', 'ceb_inventory_head') }} as h on h.logistics_no = t.logistics_no
+    where {{ loaded_since_watermark('t') }}
+    union all
+    {{ stale_enterprise_versions('inventory_guid', 'export_date') }}
+{%- endmacro %}

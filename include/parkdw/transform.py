@@ -77,7 +77,9 @@ def cosmos_configs():
     project = ProjectConfig(
         dbt_project_path=settings.dbt_project_dir,
         manifest_path=settings.dbt_manifest,
-        env_vars={"DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+        # A test runs with the last of its parents to be built, not with the first one (a
+        # relationship test needs both the fact and the dimension).
+        env_vars={"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DBT_INDIRECT_SELECTION": "buildable"},
     )
     profile = ProfileConfig(
         profile_name="parkdw",
@@ -88,13 +90,24 @@ def cosmos_configs():
     )
     # dbt is installed beside Airflow, so Cosmos invokes it in-process (InvocationMode.DBT_RUNNER).
     execution = ExecutionConfig()
-    # BUILD runs each model with its own tests in one dbt call; tests spanning several models
-    # (relationships, reconciliations) become their own tasks after all their parents.
+    # BUILD runs each model with its own tests in one dbt call (a failed test stops everything
+    # downstream). Facts declare their dimensions as parents (depends_on), so their relationship
+    # tests run in the fact's own call. Seeds are one task before the group (seed_task): a task
+    # per seed would cost a dbt call each.
     render = RenderConfig(
         load_method=LoadMode.DBT_MANIFEST,
         test_behavior=TestBehavior.BUILD,
-        should_detach_multiple_parents_tests=True,
+        exclude=["resource_type:seed"],
         # The transform DAG's marts Asset is the contract; per-model Assets would be undeclared.
         emit_datasets=False,
     )
     return project, profile, execution, render
+
+
+def seed_task(task_id: str = "dbt_seed"):
+    """One task loading every seed (the customs code tables, targets) with `dbt seed`."""
+    from cosmos.operators.local import DbtSeedLocalOperator
+
+    project, profile, _execution, _render = cosmos_configs()
+    return DbtSeedLocalOperator(task_id=task_id, project_dir=project.dbt_project_path, profile_config=profile,
+                                install_deps=False)

@@ -1,5 +1,7 @@
 -- Grain: one order (CEB303), or one orphan receipt / waybill that matches no order. Which of
 -- the four documents exist, whether their values agree, and why not.
+-- The dimensions its keys reference (their relationship tests run with this model):
+-- depends_on: {{ ref('dim_date') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

@@ -1,6 +1,14 @@
 -- Grain: one released export inventory list line (inventory guid + gnum). Dimensions by
 -- surrogate key; the enterprise key is the registry version valid on the export date.
 -- Incremental: each run rebuilds the inventory lists raw loads touched since its last load.
+-- The dimensions its keys reference (their relationship tests run with this model):
+-- depends_on: {{ ref('dim_date') }}
+-- depends_on: {{ ref('dim_platform') }}
+-- depends_on: {{ ref('dim_country') }}
+-- depends_on: {{ ref('dim_currency') }}
+-- depends_on: {{ ref('dim_trade_mode') }}
+-- depends_on: {{ ref('dim_hs_product') }}
+-- depends_on: {{ ref('dim_customs_port') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

@@ -1,6 +1,10 @@
 -- Grain: one e-commerce export order (CEB303, latest version; appType=3 removes it). Values in
 -- the order's currency, in CNY at the order date's central parity, and in USD. Which other
 -- documents exist for the order is fct_document_match's (join on order_guid).
+-- The dimensions its keys reference (their relationship tests run with this model):
+-- depends_on: {{ ref('dim_date') }}
+-- depends_on: {{ ref('dim_platform') }}
+-- depends_on: {{ ref('dim_currency') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

@@ -3,6 +3,9 @@
 -- adjustments) that loaded within lookback_days of the newest load already in the table, so a
 -- late adjustment also updates the payment it revises; the lookback covers loads that commit
 -- out of _loaded_at order. A full refresh gives the same rows.
+-- The dimensions its keys reference (their relationship tests run with this model):
+-- depends_on: {{ ref('dim_date') }}
+-- depends_on: {{ ref('dim_currency') }}
 {{ config(
     materialized='incremental',
     unique_key='settlement_record_key',
