@@ -119,3 +119,26 @@ def clean_landing(tmp_path_factory):
     cfg = SimulationConfig(date(2024, 11, 10), date(2024, 11, 11), seed=7, scale=0.005, defects=DefectRates.none())
     simulate(cfg, out)
     return cfg, out
+
+
+def table_snapshot(conn, schemas=("raw", "staging", "marts")) -> dict:
+    """Row count and a content checksum of every table in the schemas (load time left out)."""
+    snapshot = {}
+    tables = conn.execute("""select table_schema, table_name from information_schema.tables
+                             where table_schema = any(%s) and table_type = 'BASE TABLE'
+                             order by 1, 2""", (list(schemas),)).fetchall()
+    for schema, table in tables:
+        cols = [r[0] for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
+            "and column_name not in ('_loaded_at') order by ordinal_position", (schema, table)).fetchall()]
+        col_list = ", ".join(f'"{c}"' for c in cols)
+        snapshot[f"{schema}.{table}"] = conn.execute(
+            f'select count(*), md5(coalesce(string_agg(md5(row({col_list})::text), \'\' order by md5(row({col_list})::text)), \'\')) '
+            f'from "{schema}"."{table}"').fetchone()
+    conn.commit()  # no open transaction may hold locks that a later dbt run needs
+    return snapshot
+
+
+@pytest.fixture(scope="session")
+def snapshot_tables():
+    return table_snapshot

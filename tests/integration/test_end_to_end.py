@@ -15,23 +15,6 @@ from parkdw.settings import get_settings
 pytestmark = pytest.mark.e2e
 
 
-def marts_snapshot(conn) -> dict:
-    """Row counts and a content checksum of every table in raw, staging (tables) and marts."""
-    snapshot = {}
-    tables = conn.execute("""select table_schema, table_name from information_schema.tables
-                             where table_schema in ('raw', 'staging', 'marts') and table_type = 'BASE TABLE'
-                             order by 1, 2""").fetchall()
-    for schema, table in tables:
-        cols = [r[0] for r in conn.execute(
-            "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
-            "and column_name not in ('_loaded_at') order by ordinal_position", (schema, table)).fetchall()]
-        col_list = ", ".join(f'"{c}"' for c in cols)
-        snapshot[f"{schema}.{table}"] = conn.execute(
-            f'select count(*), md5(coalesce(string_agg(md5(row({col_list})::text), \'\' order by md5(row({col_list})::text)), \'\')) '
-            f'from "{schema}"."{table}"').fetchone()
-    return snapshot
-
-
 @pytest.fixture(scope="module")
 def chain(landing, wh):
     cfg, out = landing
@@ -87,13 +70,13 @@ def test_publish_wrote_exports_that_match_the_marts(chain, wh):
             "select sum(value_cny) from marts.fct_export_declaration_lines").fetchone()[0]
 
 
-def test_rerunning_the_chain_leaves_the_warehouse_identical(chain, wh):
+def test_rerunning_the_chain_leaves_the_warehouse_identical(chain, wh, snapshot_tables):
     cfg, _out, _ = chain
     with warehouse.connect(warehouse=wh) as conn:
-        before = marts_snapshot(conn)
+        before = snapshot_tables(conn)
     airflow_local.run_chain(cfg.start, cfg.end, progress=lambda m: None)
     with warehouse.connect(warehouse=wh) as conn:
-        after = marts_snapshot(conn)
+        after = snapshot_tables(conn)
         skipped = conn.execute("select count(*) from audit.load_batch where status = 'skipped'").fetchone()[0]
     assert after == before
     assert skipped > 0

@@ -1,0 +1,122 @@
+"""The customs star schema built by dbt from the sandbox's files (defects included): the facts
+reconcile with the generated input, an incremental run after a later day's files equals a full
+refresh, a run with no new data changes nothing, and the docs site generates."""
+
+import json
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from parkdw.ingest.loader import ingest_partner
+from parkdw.settings import get_settings
+from parkdw.transform import run_dbt
+
+DAY = timedelta(days=1)
+
+
+def midnight(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day)
+
+
+def load(conn, landing, start: date, end: date) -> None:
+    """What the daily ingest DAGs load for the data interval [start, end)."""
+    for partner in ("reference", "customs", "payments"):
+        ingest_partner(conn, partner, landing, (midnight(start), midnight(end)))
+    conn.commit()
+
+
+def age_all_loads(conn, days: int) -> None:
+    """Move every load (raw rows and the models' watermarks) back in time, as if the loads had
+    happened days ago: beyond the incremental lookback, so only new files count as new."""
+    for schema, table in conn.execute("""select c.table_schema, c.table_name from information_schema.columns c
+                                         join information_schema.tables t using (table_schema, table_name)
+                                         where c.column_name = '_loaded_at' and t.table_type = 'BASE TABLE'
+                                           and c.table_schema in ('raw', 'staging', 'marts')""").fetchall():
+        conn.execute(f'update "{schema}"."{table}" set _loaded_at = _loaded_at - interval \'{days} days\'')
+    conn.commit()
+
+
+@pytest.fixture(scope="module")
+def built(landing, wh, snapshot_tables):
+    """Day one loaded and built; days later, day two's files arrive and dbt runs incrementally."""
+    from parkdw import warehouse
+
+    cfg, out = landing
+    with warehouse.connect(warehouse=wh) as conn:
+        conn.autocommit = True
+        for schema in ("raw", "staging", "marts", "audit"):
+            conn.execute(f"drop schema if exists {schema} cascade")
+        conn.autocommit = False
+        warehouse.ensure_schemas(conn)
+        load(conn, out, cfg.start - timedelta(days=7), cfg.start + DAY)
+        run_dbt(["build", "--quiet"])
+        first = snapshot_tables(conn, ("marts",))
+        age_all_loads(conn, 2)
+        # Day two, and every later delivery folder: late files and next-day releases of day two.
+        load(conn, out, cfg.end, cfg.end + timedelta(days=5))
+        run_dbt(["build", "--quiet"])
+        incremental = snapshot_tables(conn)
+        run_dbt(["build", "--quiet"])
+        rerun = snapshot_tables(conn)
+        yield {"cfg": cfg, "out": out, "first": first, "incremental": incremental, "rerun": rerun, "conn": conn}
+
+
+def test_facts_reconcile_with_the_generated_input(built):
+    conn, cfg, out = built["conn"], built["cfg"], built["out"]
+    lines, total = conn.execute("select count(*), sum(value_cny) from marts.fct_export_declaration_lines").fetchone()
+    truth = [json.loads((out / "_truth" / f"{d.isoformat()}.json").read_text()) for d in (cfg.start, cfg.end)]
+    assert total == sum(Decimal(t["released_value_cny"]) for t in truth) > 0  # to the fen
+    assert lines == sum(t["released_lines"] for t in truth)
+    assert conn.execute("select sum(export_volume_cny) from marts.mart_export_volume_daily").fetchone()[0] == total
+    orders, parcels = conn.execute("select (select count(*) from marts.fct_export_orders), "
+                                   "(select count(*) from marts.fct_parcel_shipments)").fetchone()
+    assert orders == sum(t["orders"] for t in truth)
+    assert parcels == sum(t["released_inventories"] for t in truth)
+    # Every document of the match is accounted for: orders, and the orphans the sandbox injected.
+    manifest = [json.loads(line) for d in (cfg.start, cfg.end)
+                for line in (out / "_manifest" / f"defects_{d.isoformat()}.jsonl").read_text().splitlines()]
+    reasons = dict(conn.execute("select mismatch_reason, count(*) from marts.fct_document_match "
+                                "group by 1").fetchall())
+    assert reasons.get("orphan receipt: no order", 0) == sum(1 for m in manifest if m["defect"] == "orphan_receipt")
+    assert conn.execute("select count(*) from marts.fct_document_match where has_order").fetchone()[0] == orders
+
+
+def test_incremental_run_equals_a_full_refresh(built, snapshot_tables):
+    conn = built["conn"]
+    assert built["first"] != snapshot_tables(conn, ("marts",))  # day two really changed the marts
+    run_dbt(["build", "--full-refresh", "--quiet"])
+    full = snapshot_tables(conn)
+    changed = {t for t in full if full[t] != built["incremental"].get(t)}
+    assert not changed
+
+
+def test_a_run_without_new_data_changes_nothing(built):
+    assert built["rerun"] == built["incremental"]
+
+
+def test_enterprise_dimension_is_type_2_and_facts_use_the_valid_version(built):
+    conn = built["conn"]
+    # Every fact row of a park enterprise points at the version valid on its export date.
+    outside = conn.execute("""select count(*) from marts.fct_export_declaration_lines f
+                              join marts.dim_enterprise e using (enterprise_key)
+                              where f.export_date < e.valid_from
+                                 or (e.valid_to is not null and f.export_date >= e.valid_to)""").fetchone()[0]
+    current = conn.execute("select count(*), count(distinct credit_code) from marts.dim_enterprise "
+                           "where is_current").fetchone()
+    assert outside == 0 and current[0] == current[1] > 0
+
+
+def test_contact_data_does_not_pass_staging_in_clear(built):
+    conn = built["conn"]
+    columns = {(r[0], r[1]) for r in conn.execute(
+        "select table_schema, column_name from information_schema.columns "
+        "where table_schema in ('staging', 'marts')").fetchall()}
+    assert ("staging", "ebc_telephone_sha256") in columns
+    assert not {c for s, c in columns if c.endswith("telephone")}
+
+
+def test_docs_site_generates(built):
+    run_dbt(["docs", "generate", "--quiet"])
+    catalog = json.loads((get_settings().dbt_project_dir / "target" / "catalog.json").read_text())
+    assert "model.parkdw.fct_export_declaration_lines" in catalog["nodes"]
