@@ -176,6 +176,12 @@ def cmd_sandbox(args) -> int:
     return api.main(args.serve_args)
 
 
+def cmd_airflow(args) -> int:
+    from parkdw import airflow_stack
+
+    return airflow_stack.serve(args.port, args.start, args.end)
+
+
 def cmd_dbt(args) -> int:
     from parkdw import transform
 
@@ -230,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["serve"])
     p.add_argument("serve_args", nargs=argparse.REMAINDER, help="see `parkdw sandbox serve --help`")
     p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser("airflow", help="run Airflow locally (UI at localhost:8080) with the DAGs, the warehouse "
+                                         "and the sandbox API, until Ctrl-C")
+    p.add_argument("--port", type=int, default=8080, help="port of the UI / REST API on loopback (default 8080)")
+    p.add_argument("--start", type=_date, default=DEMO_START, help="first day simulated when the landing folder is empty")
+    p.add_argument("--end", type=_date, default=DEMO_END, help="last day simulated when the landing folder is empty")
+    p.set_defaults(func=cmd_airflow)
 
     p = sub.add_parser("dbt", help="run a dbt command against the warehouse (e.g. parkdw dbt build)")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments passed to dbt")
