@@ -36,5 +36,9 @@ AIRFLOW_PORT ?= 8080
 airflow: setup
 	$(BIN)/parkdw airflow --port $(AIRFLOW_PORT)
 
+# One simulated day's DAG chain on the CeleryExecutor with Redis and two workers (real processes).
+celery-demo: setup
+	$(BIN)/parkdw celery-demo
+
 clean:
 	rm -rf .parkdw dbt_project/target dbt_project/logs

@@ -338,7 +338,7 @@ def serve(port: int, start: date, end: date, ready_timeout: float = 300, progres
                 start_components(services, port)
                 services.airflow("triggerer", "triggerer", "--skip-serve-logs")
                 progress("starting api-server, scheduler, dag-processor, triggerer")
-                password = _wait_for_password(home, services, ready_timeout)
+                password = wait_for_password(home, services, ready_timeout)
                 api = AirflowApi(f"http://127.0.0.1:{port}", ADMIN_USER, password)
                 wait_until_ready(api, services, ready_timeout, ("metadatabase", "scheduler", "triggerer", "dag_processor"))
                 progress(f"Airflow UI: http://localhost:{port}  (user {ADMIN_USER}, password "
@@ -356,7 +356,7 @@ def serve(port: int, start: date, end: date, ready_timeout: float = 300, progres
     return 0
 
 
-def _wait_for_password(home: Path, services: Services, timeout: float) -> str:
+def wait_for_password(home: Path, services: Services, timeout: float) -> str:
     """The api-server writes the generated admin password on its first start."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -382,19 +382,23 @@ def chain_runs(day: date) -> list[tuple[str, datetime]]:
     return runs
 
 
-def run_chain_via_api(api: AirflowApi, services: Services, day: date, timeout: float, progress=print) -> list[tuple[str, str]]:
-    """Trigger the whole chain for one day through the REST API, each stage after the previous succeeded."""
+def run_chain_via_api(api: AirflowApi, services: Services, day: date, timeout: float,
+                      progress=print) -> tuple[list[tuple[str, str]], dict[str, float]]:
+    """Trigger the whole chain for one day through the REST API, each stage after the previous
+    succeeded; return the runs and each stage's seconds."""
     for dag_id in PROJECT_DAGS:
         api.set_paused(dag_id, False)
-    ingest = [(dag_id, api.trigger(dag_id, after)) for dag_id, after in chain_runs(day)]
-    progress(f"  triggered {len(ingest)} ingest runs for {day}")
-    api.wait_for_runs(ingest, timeout, services)
-    progress("  ingest: success")
-    done = list(ingest)
+    started = time.monotonic()
+    runs = [(dag_id, api.trigger(dag_id, after)) for dag_id, after in chain_runs(day)]
+    api.wait_for_runs(runs, timeout, services)
+    seconds = {"ingest": time.monotonic() - started}
+    progress(f"  {len(runs)} ingest runs for {day}: success ({seconds['ingest']:.0f}s)")
     after = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1, hours=1)
     for dag_id in CHAIN_DAGS:
+        started = time.monotonic()
         run = (dag_id, api.trigger(dag_id, after))
         api.wait_for_runs([run], timeout, services)
-        progress(f"  {dag_id}: success")
-        done.append(run)
-    return done
+        seconds[dag_id.removeprefix("parkdw_")] = time.monotonic() - started
+        progress(f"  {dag_id}: success ({seconds[dag_id.removeprefix('parkdw_')]:.0f}s)")
+        runs.append(run)
+    return runs, seconds
