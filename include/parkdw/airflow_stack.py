@@ -262,7 +262,7 @@ def stack_environment(settings: Settings, wh: WarehouseParams, metadata: Warehou
     """Environment every component shares: the project's local Airflow settings on a PostgreSQL
     metadata DB, one JWT secret (api-server and scheduler must agree on it) and the execution
     API the task processes report to."""
-    env = {**os.environ, **settings.airflow_environment(wh, "INFO")}
+    env = {**settings.process_environment(), **settings.airflow_environment(wh, "INFO")}
     env.update({
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata.sqlalchemy_url,
         "AIRFLOW__CORE__EXECUTOR": executor,

@@ -94,7 +94,6 @@ def tasks_by_worker(metadata: WarehouseParams, queue: str) -> dict[str, int]:
 def run(day: date = DEFAULT_DAY, *, workers: int = 2, concurrency: int = 2, scale: float = 0.005,
         broker_url: str = DEFAULT_BROKER, metadata_server: WarehouseParams | None = None,
         timeout: float = 900, progress=print) -> CeleryRunResult:
-    from parkdw.airflow_stack import ADMIN_USER, AirflowApi, Services
     from parkdw.sandbox.generate import SimulationConfig, simulate
 
     started = time.monotonic()
@@ -114,7 +113,8 @@ def run(day: date = DEFAULT_DAY, *, workers: int = 2, concurrency: int = 2, scal
     queue = f"parkdw-{secrets.token_hex(4)}"  # a queue of its own: a shared broker never mixes runs
     home = run_dir / "airflow"
     try:
-        with airflow_local.sandbox_tracking_api(landing), Services({}, home / "logs" / "services") as services:
+        with (airflow_local.sandbox_tracking_api(landing),
+              airflow_stack.Services({}, home / "logs" / "services") as services):
             broker = start_broker(services, broker_url, progress)
             env = airflow_stack.stack_environment(settings, wh, metadata, port, executor="CeleryExecutor")
             env.update({
@@ -144,7 +144,7 @@ def run(day: date = DEFAULT_DAY, *, workers: int = 2, concurrency: int = 2, scal
                                  extra_env={"PARKDW_WORKER_NAME": name})
             progress(f"started api-server, scheduler, dag-processor and {workers} Celery workers")
             password = airflow_stack.wait_for_password(home, services, 300)
-            api = AirflowApi(f"http://127.0.0.1:{port}", ADMIN_USER, password)
+            api = airflow_stack.AirflowApi(f"http://127.0.0.1:{port}", airflow_stack.ADMIN_USER, password)
             airflow_stack.wait_until_ready(api, services, 300, ("metadatabase", "scheduler", "dag_processor"))
             runs, stage_seconds = airflow_stack.run_chain_via_api(api, services, day, timeout, progress)
             by_worker = tasks_by_worker(metadata, queue)

@@ -201,6 +201,10 @@ class Settings:
             return parse_connection(self._env["PARKDW_AIRFLOW_DB_URL"])
         return start_embedded_postgres(self.home / "pgdata").with_dbname("airflow")
 
+    def process_environment(self) -> dict[str, str]:
+        """The environment as read, the base of child processes' (PATH, locale, proxies...)."""
+        return dict(self._env)
+
     @property
     def worker_name(self) -> str | None:
         """A Celery worker's name for task_instance.hostname (several workers on one machine)."""
