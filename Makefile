@@ -9,7 +9,7 @@ include .env
 export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
 endif
 
-.PHONY: setup demo test progress clean
+.PHONY: setup demo test progress airflow celery-demo clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,15 @@ test: setup
 
 progress: setup
 	$(BIN)/parkdw progress
+
+# The Airflow UI on http://localhost:$(AIRFLOW_PORT) until Ctrl-C (prints the admin login).
+AIRFLOW_PORT ?= 8080
+airflow: setup
+	$(BIN)/parkdw airflow --port $(AIRFLOW_PORT)
+
+# One simulated day's DAG chain on the CeleryExecutor with Redis and two workers (real processes).
+celery-demo: setup
+	$(BIN)/parkdw celery-demo
 
 clean:
 	rm -rf .parkdw dbt_project/target dbt_project/logs

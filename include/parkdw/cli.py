@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import signal
 import sys
 import time
 import warnings
@@ -12,6 +13,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+from parkdw.celery_run import DEFAULT_BROKER, DEFAULT_DAY
 from parkdw.ingest.feeds import FEEDS, PARTNERS
 from parkdw.settings import get_settings
 
@@ -176,6 +178,27 @@ def cmd_sandbox(args) -> int:
     return api.main(args.serve_args)
 
 
+def cmd_airflow(args) -> int:
+    from parkdw import airflow_stack
+
+    return airflow_stack.serve(args.port, args.start, args.end)
+
+
+def cmd_celery_demo(args) -> int:
+    from parkdw import celery_run
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # stop like Ctrl-C: unwinding stops every process started
+    result = celery_run.run(args.day, workers=args.workers, broker_url=args.broker,
+                            progress=lambda m: print(m, flush=True))
+    print(f"{len(result.runs)} DAG runs succeeded in {result.seconds:.0f}s ("
+          + ", ".join(f"{k} {v:.0f}s" for k, v in result.stage_seconds.items()) + "); tasks per worker "
+          f"(task_instance.hostname): " + ", ".join(f"{k}={v}" for k, v in result.tasks_by_worker.items()))
+    return 0 if len(result.tasks_by_worker) >= min(2, args.workers) else 1
+
+
 def cmd_dbt(args) -> int:
     from parkdw import transform
 
@@ -230,6 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["serve"])
     p.add_argument("serve_args", nargs=argparse.REMAINDER, help="see `parkdw sandbox serve --help`")
     p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser("airflow", help="run Airflow locally (UI at localhost:8080) with the DAGs, the warehouse "
+                                         "and the sandbox API, until Ctrl-C")
+    p.add_argument("--port", type=int, default=8080, help="port of the UI / REST API on loopback (default 8080)")
+    p.add_argument("--start", type=_date, default=DEMO_START, help="first day simulated when the landing folder is empty")
+    p.add_argument("--end", type=_date, default=DEMO_END, help="last day simulated when the landing folder is empty")
+    p.set_defaults(func=cmd_airflow)
+
+    p = sub.add_parser("celery-demo", help="run one simulated day's DAG chain on the CeleryExecutor with two "
+                                             "workers (real processes) and show which worker ran what")
+    p.add_argument("--day", type=_date, default=DEFAULT_DAY, help=f"the simulated day (default {DEFAULT_DAY})")
+    p.add_argument("--workers", type=int, default=2, help="Celery workers to start (default 2)")
+    p.add_argument("--broker", default=DEFAULT_BROKER,
+                   help="Redis URL; when nothing answers there, a redis-server is started on a free loopback port")
+    p.set_defaults(func=cmd_celery_demo)
 
     p = sub.add_parser("dbt", help="run a dbt command against the warehouse (e.g. parkdw dbt build)")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments passed to dbt")

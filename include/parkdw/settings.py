@@ -56,6 +56,11 @@ class WarehouseParams:
             auth += ":" + quote(self.password, safe="")
         return f"postgres://{auth}@{quote(self.host, safe='')}:{self.port}/{quote(self.dbname)}"
 
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The same server as a SQLAlchemy URL (psycopg2), the form Airflow's metadata DB takes."""
+        return "postgresql+psycopg2" + self.conninfo.removeprefix("postgresql")
+
     def with_dbname(self, dbname: str) -> "WarehouseParams":
         return WarehouseParams(self.host, self.port, self.user, self.password, dbname)
 
@@ -188,6 +193,23 @@ class Settings:
             "DO_NOT_TRACK": "1",
         }
 
+    def airflow_metadata(self) -> WarehouseParams:
+        """Airflow's metadata database for the long-running local services (`parkdw airflow`,
+        `parkdw celery-demo`): PARKDW_AIRFLOW_DB_URL, else a database `airflow` in the embedded
+        PostgreSQL, never the warehouse database itself."""
+        if self._env.get("PARKDW_AIRFLOW_DB_URL"):
+            return parse_connection(self._env["PARKDW_AIRFLOW_DB_URL"])
+        return start_embedded_postgres(self.home / "pgdata").with_dbname("airflow")
+
+    def process_environment(self) -> dict[str, str]:
+        """The environment as read, the base of child processes' (PATH, locale, proxies...)."""
+        return dict(self._env)
+
+    @property
+    def worker_name(self) -> str | None:
+        """A Celery worker's name for task_instance.hostname (several workers on one machine)."""
+        return self._env.get("PARKDW_WORKER_NAME")
+
     # --- partner API (carriers' tracking) -----------------------------------------------------
     def tracking_api(self) -> "ApiCredentials":
         """The tracking API from AIRFLOW_CONN_TRACKING_API (an http connection: login = client
@@ -227,6 +249,13 @@ def start_embedded_postgres(pgdata: Path) -> WarehouseParams:
         token_file.chmod(0o600)
     params = parse_connection(server.get_uri())
     return WarehouseParams(params.host, params.port, "postgres", token_file.read_text().strip(), "postgres")
+
+
+def worker_hostname() -> str:
+    """Airflow's [core] hostname_callable: the worker's name when set, else the machine's FQDN."""
+    import socket
+
+    return get_settings().worker_name or socket.getfqdn()
 
 
 _settings: Settings | None = None

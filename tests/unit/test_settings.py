@@ -32,3 +32,10 @@ def test_local_airflow_environment_keeps_state_under_home(tmp_path):
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path}/airflow/airflow.db"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert parse_connection(env["AIRFLOW_CONN_WAREHOUSE"]).password == "p"
+
+
+def test_airflow_metadata_database_is_never_the_warehouse_database():
+    s = Settings({"WAREHOUSE_URL": "postgresql://u:p@h:5432/d", "PARKDW_AIRFLOW_DB_URL": "postgresql://a:b@m:5432/meta"})
+    assert s.airflow_metadata().dbname == "meta" and s.warehouse().dbname == "d"
+    url = parse_connection("postgresql://postgres:t%2Fk@/airflow?host=/tmp/pg&port=5432").sqlalchemy_url
+    assert url == "postgresql+psycopg2://postgres:t%2Fk@/airflow?host=/tmp/pg&port=5432"
