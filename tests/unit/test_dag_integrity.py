@@ -61,7 +61,16 @@ def test_dag_files_hold_wiring_only():
 def test_transform_dag_runs_models_and_tests_through_cosmos(dagbag):
     dag = dagbag.dags["parkdw_transform"]
     ids = {t.task_id for t in dag.tasks}
-    for model in ("fct_export_declaration_lines", "mart_target_progress", "stg_customs__inventory_heads"):
+    for model in ("fct_export_declaration_lines", "fct_parcel_shipments", "mart_target_progress",
+                  "stg_customs__inventory_heads"):
         assert f"dbt.{model}_model_build" in ids
-    assert any(i.startswith("dbt.relationships_") for i in ids)  # cross-model tests run after both parents
+    assert "dbt.snap_registry__enterprises_snapshot_build" in ids
+    # Seeds load in one task before the group; relationship tests run inside the fact's build
+    # (the facts depend on their dimensions), so no test needs a task of its own.
+    assert not any(i.endswith("_seed_build") or i.endswith("_test") for i in ids)
+    group_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
+    roots = [t for t in group_tasks if not any(u.startswith("dbt.") for u in t.upstream_task_ids)]
+    assert roots and all("dbt_seed" in t.upstream_task_ids for t in roots)
+    fact = dag.get_task("dbt.fct_export_declaration_lines_model_build")
+    assert "dbt.dim_date_model_build" in fact.upstream_task_ids
     assert "marts_built" in ids
