@@ -232,7 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="load one partner's landing files into the raw layer")
     p.add_argument("partner", choices=sorted(PARTNERS))
-    p.add_argument("--source", type=Path, default=None, help="landing root (default: settings' landing dir)")
+    p.add_argument("--source", default=None,
+                   help="landing root: a folder or an sftp://[HOST[:PORT]]/PATH URL whose login and host key come "
+                        "from the Airflow connection <partner>_sftp, e.g. AIRFLOW_CONN_CUSTOMS_SFTP "
+                        "(default: PARKDW_<PARTNER>_LANDING, else the landing dir)")
     p.add_argument("--interval", nargs=2, type=_date, metavar=("START", "END"),
                    help="only day folders in [START, END)")
     p.set_defaults(func=cmd_ingest)
@@ -282,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "source", "unset") is None:
-        args.source = get_settings().landing_dir
+        args.source = get_settings().landing_location(args.partner)
     try:
         return args.func(args)
     except KeyboardInterrupt:

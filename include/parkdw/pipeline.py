@@ -70,7 +70,7 @@ def ingest(partner: str, start: datetime | None, end: datetime | None) -> dict:
     interval = (start, end) if start and end else None
     with warehouse.connect() as conn:
         warehouse.ensure_schemas(conn)
-        summary = ingest_partner(conn, partner, settings.landing_dir, interval)
+        summary = ingest_partner(conn, partner, settings.landing_location(partner), interval)
         conn.commit()
         touched = {t for b in summary.batches for t in b.rows_by_table}
         conn.autocommit = True

@@ -125,6 +125,11 @@ class Settings:
     def landing_dir(self) -> Path:
         return Path(self._env.get("PARKDW_LANDING_DIR") or self.home / "landing")
 
+    def landing_location(self, partner: str) -> str:
+        """Where a partner's files land: PARKDW_<PARTNER>_LANDING (a folder or an sftp:// URL,
+        e.g. sftp://sftp.example.cn/outbox), else the local landing dir."""
+        return self._env.get(f"PARKDW_{partner.upper()}_LANDING") or str(self.landing_dir)
+
     @property
     def output_dir(self) -> Path:
         return Path(self._env.get("PARKDW_OUTPUT_DIR") or self.home / "outputs")
@@ -231,6 +236,12 @@ class Settings:
     def sandbox_credentials(self) -> tuple[str | None, str | None]:
         """Client credentials the sandbox API server accepts (random ones when unset)."""
         return self._env.get("PARKDW_SANDBOX_CLIENT_ID"), self._env.get("PARKDW_SANDBOX_CLIENT_SECRET")
+
+
+def sftp_conn_id(partner: str) -> str:
+    """The Airflow connection holding a partner's SFTP host, login, key and host key
+    (AIRFLOW_CONN_CUSTOMS_SFTP for customs); Airflow's SFTP provider resolves it."""
+    return f"{partner}_sftp"
 
 
 def start_embedded_postgres(pgdata: Path) -> WarehouseParams:

@@ -151,7 +151,8 @@ def read_ceb_file(path: Path, source: str | None = None) -> Iterator[Row | Recor
                 while elem.getprevious() is not None:
                     del parent[0]
     except etree.XMLSyntaxError as exc:
-        raise SourceRejected("not_well_formed", f"{source}: not well-formed XML: {exc}", record_no) from exc
+        # exc.msg, not str(exc): lxml appends the parsed file's name, a spool copy for SFTP files.
+        raise SourceRejected("not_well_formed", f"{source}: not well-formed XML: {exc.msg}", record_no) from exc
     except UnicodeDecodeError as exc:
         raise SourceRejected("bad_encoding", f"{source}: cannot decode: {exc}", record_no) from exc
     finally:

@@ -7,7 +7,7 @@ A source whose content (sha256) was already loaded for the feed is skipped and r
 
 from __future__ import annotations
 
-import hashlib
+import fnmatch
 import json
 import logging
 import time
@@ -22,6 +22,7 @@ from psycopg import sql
 
 from parkdw.ceb.spec import LINEAGE_COLUMNS
 from parkdw.ingest.feeds import FEEDS, PARTNERS, all_raw_tables
+from parkdw.ingest.landing import open_landing, sha256_of
 from parkdw.ingest.records import RecordDone, Rejected, Row, SourceRejected
 from parkdw.settings import SCHEMA_AUDIT, SCHEMA_RAW
 
@@ -72,29 +73,57 @@ class RunSummary:
                 f"quarantined={d['quarantined']} skipped_files={d['skipped_files']}")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+# COPY text format: a field needs escaping only if it holds a backslash, tab, newline or CR.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\x00"  # stands for a NULL while a chunk is built: PostgreSQL text can never hold NUL
 
 
 class _TableWriter:
-    """Buffers rows per raw table and flushes them with COPY inside the batch transaction."""
+    """Buffers rows per raw table and flushes them with COPY inside the batch transaction.
 
-    def __init__(self, conn: psycopg.Connection, lineage: tuple) -> None:
+    Rows are encoded to COPY text by hand and written in one large chunk per flush: most
+    fields need no escaping, so a whole row is joined and checked once, and only a row that
+    holds a special character is escaped field by field.
+    """
+
+    def __init__(self, conn: psycopg.Connection, lineage: tuple[int, str, str]) -> None:
         self._conn = conn
-        self._lineage = lineage
+        self._source = lineage[1]
+        self._lineage = "".join("\t" + str(v).translate(_ESCAPES) for v in lineage)
         self._columns = all_raw_tables()
-        self._buffers: dict[str, list[tuple]] = defaultdict(list)
+        self._buffers: dict[str, list[Row]] = defaultdict(list)
         self.rows_by_table: dict[str, int] = defaultdict(int)
 
     def add(self, row: Row) -> None:
         buf = self._buffers[row.table]
-        buf.append(row.values + self._lineage + (row.record_no, row.message_guid))
+        buf.append(row)
         if len(buf) >= FLUSH_ROWS:
             self._flush(row.table)
+
+    def _encode(self, rows: list[Row], width: int) -> bytes:
+        lines = []
+        nulls = 0
+        for row in rows:
+            values = row.values
+            nulls += values.count(None)
+            text = "\t".join([_NULL if v is None else v for v in values])
+            if text.count("\t") != width - 1 or "\\" in text or "\n" in text or "\r" in text:
+                text = "\t".join([_NULL if v is None else v.translate(_ESCAPES) for v in values])
+            guid = _NULL if row.message_guid is None else row.message_guid.translate(_ESCAPES)
+            lines.append(f"{text}{self._lineage}\t{row.record_no}\t{guid}\n")
+        chunk = "".join(lines)
+        if chunk.count(_NULL) != nulls + sum(r.message_guid is None for r in rows):
+            self._refuse_nul(rows)
+        return chunk.replace(_NULL, "\\N").encode("utf-8")
+
+    def _refuse_nul(self, rows: list[Row]) -> None:
+        """A NUL character in delivered text: PostgreSQL cannot store it, so name where it is."""
+        for row in rows:
+            for column, value in zip(self._columns[row.table], row.values):
+                if value is not None and _NULL in value:
+                    raise ValueError(f"{self._source}: record {row.record_no}: field {column}: "
+                                     "contains a NUL character, which a text column cannot hold")
+        raise ValueError(f"{self._source}: a message guid contains a NUL character")
 
     def _flush(self, table: str) -> None:
         rows = self._buffers.pop(table, [])
@@ -104,9 +133,9 @@ class _TableWriter:
         copy_sql = sql.SQL("copy {}.{} ({}) from stdin").format(
             sql.Identifier(SCHEMA_RAW), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
         )
+        chunk = self._encode(rows, len(self._columns[table]))
         with self._conn.cursor().copy(copy_sql) as copy:
-            for values in rows:
-                copy.write_row(values)
+            copy.write(chunk)
         self.rows_by_table[table] += len(rows)
 
     def flush_all(self) -> None:
@@ -120,14 +149,16 @@ def load_file(
     path: Path,
     interval: tuple[datetime, datetime] | None = None,
     source: str | None = None,
+    digest: str | None = None,
 ) -> BatchResult:
     """Load one source file into the raw layer as one batch (or skip it if already loaded).
 
-    `source` names the origin in lineage when it is not the path itself (e.g. a replay).
+    `source` names the origin in lineage when it is not the path itself (a replay, an SFTP
+    file read from its local spool copy); `digest` is its sha256 when already computed.
     """
     feed, _folder = FEEDS[feed_name]
     source = source or str(path)
-    return load_source(conn, feed_name, source, sha256_of(path), lambda: feed.read(path, source),
+    return load_source(conn, feed_name, source, digest or sha256_of(path), lambda: feed.read(path, source),
                        path.read_bytes, interval)
 
 
@@ -227,43 +258,46 @@ def _quarantine_source(conn, batch_id: int, feed: str, source: str, content: byt
     )
 
 
-def day_folders(root: Path, start: datetime | None, end: datetime | None) -> list[Path]:
-    """Day folders (YYYY-MM-DD) under root whose day falls in [start, end)."""
-    if not root.is_dir():
-        return []
-    folders = []
-    for child in sorted(root.iterdir()):
-        if not child.is_dir():
-            continue
+def day_folders(names: list[str], start: datetime | None, end: datetime | None) -> list[str]:
+    """The day folder names (YYYY-MM-DD) whose day falls in [start, end)."""
+    days = []
+    for name in names:
         try:
-            day = datetime.strptime(child.name, "%Y-%m-%d").date()
+            day = datetime.strptime(name, "%Y-%m-%d").date()
         except ValueError:
             continue
         if (start is None or day >= start.date()) and (end is None or day < end.date()):
-            folders.append(child)
-    return folders
+            days.append(name)
+    return days
 
 
 def ingest_partner(
     conn: psycopg.Connection,
     partner: str,
-    landing_root: Path,
+    landing: str | Path,
     interval: tuple[datetime, datetime] | None = None,
 ) -> RunSummary:
-    """Load every file of a partner's feeds whose day folder falls in the interval."""
+    """Load every file of a partner's feeds whose day folder falls in the interval.
+
+    `landing` is a local folder or an sftp:// URL; both are read through the same steps.
+    """
     summary = RunSummary()
     start, end = interval or (None, None)
     conn.commit()  # each file below is then its own committed transaction
-    for feed_name in PARTNERS[partner]:
-        feed, folder = FEEDS[feed_name]
-        for day in day_folders(landing_root / folder, start, end):
-            for path in sorted(day.glob(feed.pattern)):
-                result = load_file(conn, feed_name, path, interval)
-                summary.batches.append(result)
-                log.info(
-                    "%s %s: %s received=%d loaded=%d quarantined=%d (%.2fs)",
-                    feed_name, path.name, result.status, result.received, result.loaded,
-                    result.quarantined, result.seconds,
-                )
+    with open_landing(landing, partner) as location:
+        for feed_name in PARTNERS[partner]:
+            feed, folder = FEEDS[feed_name]
+            for day in day_folders(location.entries(folder)[0], start, end):
+                for name in location.entries(f"{folder}/{day}")[1]:
+                    if not fnmatch.fnmatchcase(name, feed.pattern):
+                        continue
+                    with location.fetch(f"{folder}/{day}/{name}") as (path, source, digest):
+                        result = load_file(conn, feed_name, path, interval, source, digest)
+                    summary.batches.append(result)
+                    log.info(
+                        "%s %s: %s received=%d loaded=%d quarantined=%d (%.2fs)",
+                        feed_name, source, result.status, result.received, result.loaded,
+                        result.quarantined, result.seconds,
+                    )
     log.info("ingest %s: %s", partner, summary.line())
     return summary
