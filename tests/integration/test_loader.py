@@ -145,6 +145,22 @@ def test_a_load_that_dies_mid_copy_leaves_no_partial_batch(conn, clean_landing, 
     assert result.status == "loaded" and result.loaded == result.received > 0
 
 
+def test_a_file_found_broken_after_rows_were_streamed_is_quarantined_whole(conn, clean_landing, tmp_path, monkeypatch):
+    cfg, out = clean_landing
+    source = sorted((out / "customs" / cfg.end.isoformat()).glob("CEB603_*.xml"))[0]
+    text = source.read_text(encoding="utf-8")
+    truncated = tmp_path / "CEB603_cut.xml"
+    truncated.write_text(text[: len(text) * 2 // 3], encoding="utf-8")
+    monkeypatch.setattr(loader, "FLUSH_ROWS", 10)  # rows are already in an open COPY when the cut is found
+    result = load_file(conn, "customs", truncated)
+    conn.commit()
+    assert result.loaded == 0 and result.quarantined == result.received > 10
+    assert sum(conn.execute(f"select count(*) from raw.{t}").fetchone()[0]
+               for t in ("ceb_inventory_head", "ceb_inventory_list")) == 0
+    assert conn.execute("select rule, raw_bytes = %s from audit.quarantine", (truncated.read_bytes(),)).fetchone() \
+        == ("not_well_formed", True)
+
+
 def test_reference_feeds_load_and_reject_rows_missing_required_fields(conn, landing, tmp_path):
     cfg, out = landing
     summary = ingest_partner(conn, "reference", out)

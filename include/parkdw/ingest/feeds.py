@@ -5,7 +5,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -159,39 +161,65 @@ def _decode_text(path: Path) -> tuple[io.TextIOBase, str]:
         return open(path, encoding="gb18030", newline=""), "gbk"
 
 
+def _csv_records(text: io.TextIOBase) -> Iterator[tuple[int, list[str]]]:
+    """(last line number, fields) of each CSV record. A line without quotes (or NUL) is split
+    on commas, exactly what the csv module would make of it and faster; any other line goes to
+    the csv module, which reads on from the same lines when a quoted field spans several."""
+    line_no = 0
+    for line in text:
+        line_no += 1
+        if '"' in line or "\x00" in line:
+            parser = csv.reader(itertools.chain((line,), text))
+            fields = next(parser)
+            line_no += parser.line_num - 1
+            yield line_no, fields
+        else:
+            line = line.rstrip("\r\n")
+            yield line_no, line.split(",") if line else []
+
+
 def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | RecordDone | Rejected]:
     text, _encoding = _decode_text(path)
     with text:
-        reader = csv.reader(text)
+        records = _csv_records(text)
         try:
-            header = next(reader)
-        except StopIteration:
-            raise SourceRejected("empty_file", f"{source}: empty file, expected header {','.join(feed.columns)}")
-        header = [h.strip() for h in header]
-        missing = [c for c in feed.columns if c not in header]
-        if missing:
-            raise SourceRejected(
-                "header", f"{source}: header lacks column(s) {', '.join(missing)} (found: {','.join(header)})"
-            )
-        index = [header.index(c) for c in feed.columns]
-        record_no = 0
-        for line in reader:
-            if not line:
-                continue
-            record_no += 1
-            raw_text = ",".join(line)
-            if len(line) != len(header):
-                yield Rejected(record_no, "field_count", f"{source}: record {record_no} (line {reader.line_num}): "
-                               f"{len(line)} fields, header has {len(header)}", raw_text=raw_text)
-                continue
-            values = tuple(line[i].strip() or None for i in index)
-            key = values[feed.columns.index(feed.key)]
-            empty = [c for c, v in zip(feed.columns, values) if c in feed.required and v is None]
-            if empty:
-                yield Rejected(record_no, "required", f"{source}: record {record_no} ({feed.key}={key}, line "
-                               f"{reader.line_num}): field {empty[0]} is required but empty",
-                               field=empty[0], record_key=key, raw_text=raw_text)
-                continue
-            yield Row(feed.table, values, record_no)
-            yield RecordDone(record_no)
-
+            try:
+                _line_no, header = next(records)
+            except StopIteration:
+                raise SourceRejected("empty_file", f"{source}: empty file, expected header {','.join(feed.columns)}")
+            header = [h.strip() for h in header]
+            missing = [c for c in feed.columns if c not in header]
+            if missing:
+                raise SourceRejected(
+                    "header", f"{source}: header lacks column(s) {', '.join(missing)} (found: {','.join(header)})"
+                )
+            pick = operator.itemgetter(*(header.index(c) for c in feed.columns))  # feed order; extras dropped
+            width = len(header)
+            key_at = feed.columns.index(feed.key)
+            required = [(i, c) for i, c in enumerate(feed.columns) if c in feed.required]
+            # (the first index twice: an itemgetter of two or more always returns a tuple)
+            required_values = operator.itemgetter(*(i for i, _c in required), required[0][0])
+            table = feed.table
+            record_no = 0
+            for line_no, fields in records:
+                if not fields:  # blank lines are not records
+                    continue
+                record_no += 1
+                if len(fields) != width:
+                    yield Rejected(record_no, "field_count", f"{source}: record {record_no} (line {line_no}): "
+                                   f"{len(fields)} fields, header has {width}", raw_text=",".join(fields))
+                    continue
+                values = tuple(map(str.strip, pick(fields)))
+                if "" in values:  # an empty field is NULL
+                    values = tuple([v or None for v in values])
+                    if None in required_values(values):
+                        empty = [c for i, c in required if values[i] is None]
+                        key = values[key_at]
+                        yield Rejected(record_no, "required", f"{source}: record {record_no} ({feed.key}={key}, "
+                                       f"line {line_no}): field {empty[0]} is required but empty",
+                                       field=empty[0], record_key=key, raw_text=",".join(fields))
+                        continue
+                yield Row(table, values, record_no)
+                yield RecordDone(record_no)
+        except csv.Error as exc:
+            raise SourceRejected("malformed_csv", f"{source}: not a readable CSV file: {exc}") from exc

@@ -1,0 +1,99 @@
+"""The loader's hand-built COPY text: odd values land in raw exactly as delivered."""
+
+import csv
+
+import pytest
+
+from parkdw.ingest import loader
+from parkdw.ingest.feeds import SETTLEMENTS, TRACKING
+from parkdw.ingest.loader import load_file, load_source
+from parkdw.ingest.records import RecordDone, Row
+
+GBK_NAME = "重庆两江报关服务有限公司".encode("gbk").decode("gbk")
+ODD = [
+    "tab\there", "new\nline", "cr\rlf\r\n", "back\\slash", "\\", "ends with \\", "\\N", "\\t literal", "",
+    "   spaced  ", "emoji 📦 and 中文", GBK_NAME, "ideographic\u3000space", "quote \" and , comma", "ẞ\u0301",
+    "\\\\\t\n\r\\N mixed",
+]
+
+
+def rows_back(conn, table: str, columns: list[str]) -> list[tuple]:
+    cols = ", ".join(columns)
+    return conn.execute(f"select {cols} from raw.{table} order by _record_no").fetchall()
+
+
+@pytest.mark.parametrize("flush_rows", [3, 5000])  # odd values alone in a chunk, and mixed with plain rows
+def test_odd_values_round_trip_exactly(conn, monkeypatch, flush_rows):
+    monkeypatch.setattr(loader, "FLUSH_ROWS", flush_rows)
+    width = len(SETTLEMENTS.columns)
+    plain = tuple(f"plain{i}" for i in range(width))
+    expected = []
+    for n, value in enumerate(ODD * 2 + [None], start=1):
+        values = list(plain)
+        values[n % width] = value
+        values[(n + 5) % width] = None  # NULL next to the odd value, never confused with ''
+        expected.append(tuple(values))
+    expected += [plain] * 7
+    items = []
+    for record_no, values in enumerate(expected, start=1):
+        items += [Row(SETTLEMENTS.table, values, record_no, "guid\twith tab" if record_no == 2 else None),
+                  RecordDone(record_no)]
+    result = load_source(conn, "payments", "odd\\source\twith tab", "a" * 64, lambda: iter(items), bytes)
+    conn.commit()
+    assert result.loaded == len(expected)
+    assert rows_back(conn, SETTLEMENTS.table, list(SETTLEMENTS.columns)) == expected
+    lineage = conn.execute("select _source, _message_guid from raw.payment_settlement where _record_no = 2").fetchone()
+    assert lineage == ("odd\\source\twith tab", "guid\twith tab")
+    nulls, empties = conn.execute(f"select count(*) filter (where {SETTLEMENTS.columns[0]} is null), "
+                                  f"count(*) filter (where {SETTLEMENTS.columns[0]} = '') "
+                                  "from raw.payment_settlement").fetchone()
+    assert (nulls, empties) == (sum(v[0] is None for v in expected), sum(v[0] == "" for v in expected))
+
+
+def test_a_gbk_csv_with_quoted_odd_fields_lands_as_the_csv_module_reads_it(conn, tmp_path):
+    path = tmp_path / "settlement_gbk.csv"
+    records = []
+    for i, value in enumerate(["quoted, comma", "two\nlines", "tab\there", "back\\slash", GBK_NAME, 'say "hi"'], 1):
+        row = [f"R{i}", "2024-11-11", "payment", f"PAY{i}", "", f"ORD{i}", "500166000A", "5001660001",
+               "2024-11-11T10:00:00+08:00", "USD", "10.00", "0.06", "9.94", "7.1234", "central_parity", "CNY",
+               value]
+        records.append(row)
+    with open(path, "w", encoding="gbk", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(SETTLEMENTS.columns)
+        writer.writerows(records)
+    result = load_file(conn, "payments", path)
+    conn.commit()
+    assert (result.received, result.loaded, result.quarantined) == (6, 6, 0)
+    got = rows_back(conn, SETTLEMENTS.table, ["record_id", "original_pay_no", "settlement_amount_cny"])
+    assert got == [(r[0], None, r[-1].strip()) for r in records]
+
+
+def test_a_gbk_customs_file_loads_the_same_values_as_its_utf8_original(conn, clean_landing, tmp_path):
+    cfg, out = clean_landing
+    original = sorted((out / "customs" / cfg.end.isoformat()).glob("CEB603_*.xml"))[0]
+    text = original.read_text(encoding="utf-8")
+    assert GBK_NAME in text
+    gbk = tmp_path / "CEB603_gbk.xml"
+    gbk.write_bytes(text.replace('encoding="UTF-8"', 'encoding="GBK"', 1).encode("gbk"))
+    load_file(conn, "customs", original)
+    load_file(conn, "customs", gbk)
+    conn.commit()
+    columns = [r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_schema = 'raw' "
+        "and table_name = 'ceb_inventory_head' and column_name not like '\\_%' order by ordinal_position")]
+    by_source = {}
+    for source in (str(original), str(gbk)):
+        by_source[source] = conn.execute(
+            f"select {', '.join(columns)} from raw.ceb_inventory_head where _source = %s order by _record_no",
+            (source,)).fetchall()
+    assert by_source[str(original)] == by_source[str(gbk)] and len(by_source[str(gbk)]) > 1
+
+
+def test_a_nul_character_is_refused_naming_source_record_and_field(conn):
+    values = tuple("x" for _ in TRACKING.columns[:-2]) + ("bad\x00text", "2024-11-11T00:00:00Z")
+    items = [Row(TRACKING.table, values, 1), RecordDone(1)]
+    with pytest.raises(ValueError, match=r"page-1: record 1: field description: contains a NUL"):
+        load_source(conn, "tracking", "page-1", "b" * 64, lambda: iter(items), bytes)
+    conn.rollback()
+    assert conn.execute("select count(*) from audit.load_batch").fetchone()[0] == 0
