@@ -126,20 +126,15 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from parkdw import warehouse
-    from parkdw.ingest.loader import ingest_partner
+    """The DAG task's own code for one source (pipeline.ingest), with its counts printed."""
+    from parkdw import pipeline, warehouse
 
-    interval = None
+    start = end = None
     if args.interval:
         start, end = (datetime.combine(d, datetime.min.time(), tzinfo=timezone.utc) for d in args.interval)
-        interval = (start, end)
-    wh = get_settings().warehouse()
-    warehouse.ensure_database(wh)
-    with warehouse.connect(warehouse=wh) as conn:
-        warehouse.ensure_schemas(conn)
-        summary = ingest_partner(conn, args.partner, args.source, interval)
-        conn.commit()
-    print(f"{args.partner}: {summary.line()}")
+    warehouse.ensure_database(get_settings().warehouse())
+    result = pipeline.ingest(args.partner, start, end, args.source)
+    print(f"{args.partner}: " + " ".join(f"{k}={v}" for k, v in result.items()))
     return 0
 
 
@@ -231,13 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("ingest", help="load one partner's landing files into the raw layer")
-    p.add_argument("partner", choices=sorted(PARTNERS))
+    p.add_argument("partner", choices=sorted([*PARTNERS, "logistics"]))
     p.add_argument("--source", default=None,
-                   help="landing root: a folder or an sftp://[HOST[:PORT]]/PATH URL whose login and host key come "
-                        "from the Airflow connection <partner>_sftp, e.g. AIRFLOW_CONN_CUSTOMS_SFTP "
-                        "(default: PARKDW_<PARTNER>_LANDING, else the landing dir)")
+                   help="files: a landing folder or an sftp://[HOST[:PORT]]/PATH URL whose login and host key come "
+                        "from the Airflow connection <partner>_sftp, e.g. AIRFLOW_CONN_CUSTOMS_SFTP (default: "
+                        "PARKDW_<PARTNER>_LANDING, else the landing dir); logistics: the tracking API's base URL "
+                        "(default: AIRFLOW_CONN_TRACKING_API's, whose client id and secret are used)")
     p.add_argument("--interval", nargs=2, type=_date, metavar=("START", "END"),
-                   help="only day folders in [START, END)")
+                   help="only day folders in [START, END); logistics: events updated before END")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("quarantine", help="list, show or replay quarantined records")
@@ -284,8 +280,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if getattr(args, "source", "unset") is None:
-        args.source = get_settings().landing_location(args.partner)
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -62,15 +62,17 @@ VALIDATED_ASSET_URI = f"{ASSET_PREFIX}/{SCHEMA_MARTS}/validated"
 PUBLISHED_ASSET_URI = f"{ASSET_PREFIX}/{SCHEMA_MARTS}/published"
 
 
-def ingest(partner: str, start: datetime | None, end: datetime | None) -> dict:
-    """Load a partner's landing files for the data interval [start, end) into the raw layer."""
+def ingest(partner: str, start: datetime | None, end: datetime | None, source: str | None = None) -> dict:
+    """Load a partner's landing files for the data interval [start, end) into the raw layer.
+
+    `source` overrides where from: a landing folder or sftp:// URL, or for logistics the API's base URL.
+    """
     if partner == "logistics":  # an API, not files: read up to the interval's end from its watermark
-        return ingest_logistics(start, end)
-    settings = get_settings()
+        return ingest_logistics(start, end, source)
     interval = (start, end) if start and end else None
     with warehouse.connect() as conn:
         warehouse.ensure_schemas(conn)
-        summary = ingest_partner(conn, partner, settings.landing_location(partner), interval)
+        summary = ingest_partner(conn, partner, source or get_settings().landing_location(partner), interval)
         conn.commit()
         touched = {t for b in summary.batches for t in b.rows_by_table}
         conn.autocommit = True
@@ -80,7 +82,7 @@ def ingest(partner: str, start: datetime | None, end: datetime | None) -> dict:
     return summary.as_dict()
 
 
-def ingest_logistics(start: datetime | None, end: datetime | None) -> dict:
+def ingest_logistics(start: datetime | None, end: datetime | None, base_url: str | None = None) -> dict:
     """Read the carriers' tracking API up to the interval's end (from the committed watermark)."""
     from parkdw.ingest.tracking import ingest_tracking, record_attempts
     from parkdw.ingest.tracking_client import TrackingClient
@@ -88,7 +90,7 @@ def ingest_logistics(start: datetime | None, end: datetime | None) -> dict:
     api = get_settings().tracking_api()
     with warehouse.connect() as conn:
         warehouse.ensure_schemas(conn)
-        client = TrackingClient(api.base_url, api.client_id, api.client_secret,
+        client = TrackingClient(base_url or api.base_url, api.client_id, api.client_secret,
                                 observer=record_attempts(warehouse.connect))
         try:
             summary = ingest_tracking(conn, client, until=end, interval=(start, end) if start and end else None)

@@ -1,13 +1,15 @@
 """The raw loader against the real PostgreSQL and the sandbox's files."""
 
+import csv
+import hashlib
 import json
-import shutil
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
 
 from parkdw.ingest import loader
+from parkdw.ingest.feeds import FEEDS, PARTNERS
 from parkdw.ingest.loader import ingest_partner, load_file
 
 
@@ -159,6 +161,30 @@ def test_a_file_found_broken_after_rows_were_streamed_is_quarantined_whole(conn,
                for t in ("ceb_inventory_head", "ceb_inventory_list")) == 0
     assert conn.execute("select rule, raw_bytes = %s from audit.quarantine", (truncated.read_bytes(),)).fetchone() \
         == ("not_well_formed", True)
+
+
+@pytest.mark.parametrize("partner", ["payments", "reference"])
+def test_file_feeds_land_every_record_with_lineage_and_a_rerun_adds_nothing(conn, landing, partner):
+    cfg, out = landing
+    first = ingest_partner(conn, partner, out)
+    conn.commit()
+    assert first.count("quarantined") == 0 and first.skipped == 0
+    for feed_name in PARTNERS[partner]:
+        feed, folder = FEEDS[feed_name]
+        files = sorted((out / folder).glob(f"*/{feed.pattern}"))
+        assert files
+        for path in files:
+            with open(path, newline="", encoding="utf-8") as f:
+                records = sum(1 for r in csv.reader(f) if r) - 1
+            got = conn.execute(f"""select count(*), min(_record_no), max(_record_no), count(distinct _batch_id),
+                                          bool_and(_source_sha256 = %s) from raw.{feed.table} where _source = %s""",
+                               (hashlib.sha256(path.read_bytes()).hexdigest(), str(path))).fetchone()
+            assert got == (records, 1, records, 1, True), path
+    before = {t: conn.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in first.batches[0].rows_by_table}
+    second = ingest_partner(conn, partner, out)
+    conn.commit()
+    assert second.skipped == len(second.batches) == len(first.batches) and second.count("loaded") == 0
+    assert {t: conn.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in before} == before
 
 
 def test_reference_feeds_load_and_reject_rows_missing_required_fields(conn, landing, tmp_path):

@@ -115,3 +115,28 @@ def test_the_budget_bounds_a_run_against_a_dead_api(wh):
     with pytest.raises(TrackingApiError, match="connection|refused"):
         client.fetch_page("2024-01-01T00:00:00Z")
     assert (datetime.now() - started).total_seconds() < 5
+
+
+def test_cli_ingest_logistics_reads_the_api_up_to_the_interval_end_once(conn, server_factory, clean_landing,
+                                                                        monkeypatch, capsys):
+    from parkdw import cli
+    from parkdw.settings import reset_settings
+
+    _cfg, out = clean_landing
+    server = server_factory()
+    # The connection's own host is dead: --source gives the API's address, the connection the credentials.
+    monkeypatch.setenv("AIRFLOW_CONN_TRACKING_API",
+                       f"http://{CLIENT['client_id']}:{CLIENT['client_secret']}@127.0.0.1:9")
+    reset_settings()
+    argv = ["ingest", "logistics", "--source", server.url, "--interval", "2024-11-10", "2024-11-12"]
+    assert cli.main(argv) == 0
+    first = capsys.readouterr().out
+    conn.rollback()
+    expected = sorted(e["event_id"] for e in load_events(out) if e["updated_at"] < "2024-11-12")
+    assert loaded_ids(conn) == expected
+    assert f"received={len(expected)} loaded={len(expected)} quarantined=0" in first
+    assert cli.main(argv) == 0
+    assert "received=0 loaded=0" in capsys.readouterr().out
+    conn.rollback()
+    assert len(loaded_ids(conn)) == len(expected)
+    reset_settings()

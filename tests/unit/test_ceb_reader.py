@@ -97,6 +97,15 @@ def test_unusable_files_are_rejected_whole(tmp_path, name, text, rule):
     assert "root:" not in exc.value.reason  # nothing from /etc/passwd was read into the message
 
 
+def test_bytes_that_do_not_match_the_declared_encoding_are_rejected_as_bad_encoding(tmp_path):
+    xml = render_message("CEB603Message", guid(99), [inventory(guid(1))], TRANSFER)
+    path = write(tmp_path, "declared_utf8_but_gbk.xml", xml, "gbk")  # still declares UTF-8
+    with pytest.raises(SourceRejected) as exc:
+        list(read_ceb_file(path))
+    assert exc.value.rule == "bad_encoding"
+    assert str(path) in exc.value.reason and "not valid utf-8" in exc.value.reason and "line" in exc.value.reason
+
+
 def test_gbk_without_declaration_and_utf8_with_bom_are_read(tmp_path):
     xml = render_message("CEB603Message", guid(99), [inventory(guid(1))], TRANSFER)
     undeclared = xml.replace('<?xml version="1.0" encoding="UTF-8"?>\n', "")

@@ -104,7 +104,7 @@ def read_ceb_file(path: Path, source: str | None = None) -> Iterator[Row | Recor
     that is not a supported CEB export message). Rows are not final until the loader commits.
     """
     source = source or str(path)
-    stream, _encoding = _open_for_parse(path)
+    stream, encoding = _open_for_parse(path)
     xsd = spec.schema()
     kind: spec.EntityKind | None = None
     message_guid = None
@@ -152,6 +152,9 @@ def read_ceb_file(path: Path, source: str | None = None) -> Iterator[Row | Recor
                     del parent[0]
     except etree.XMLSyntaxError as exc:
         # exc.msg, not str(exc): lxml appends the parsed file's name, a spool copy for SFTP files.
+        if exc.code == etree.ErrorTypes.ERR_INVALID_ENCODING:
+            raise SourceRejected("bad_encoding", f"{source}: bytes are not valid {encoding} (declared or detected "
+                                 f"encoding): {exc.msg}", record_no) from exc
         raise SourceRejected("not_well_formed", f"{source}: not well-formed XML: {exc.msg}", record_no) from exc
     except UnicodeDecodeError as exc:
         raise SourceRejected("bad_encoding", f"{source}: cannot decode: {exc}", record_no) from exc
