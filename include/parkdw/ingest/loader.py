@@ -100,8 +100,8 @@ class _TableWriter:
     """Buffers rows per raw table and streams them with COPY inside the batch transaction.
 
     Rows are encoded to COPY text by hand and written in large chunks: most fields need no
-    escaping, so a whole row is joined and checked once, and only a row holding a special
-    character is escaped field by field. The COPY of a table stays open while its chunks keep
+    escaping, so a chunk is joined as it is and checked once, and only a chunk holding a
+    special character is rebuilt escaping field by field. The COPY of a table stays open while its chunks keep
     coming (a single-table file is one COPY), so the server inserts one chunk while the next
     is being read; it is closed when another table's chunk comes or the source ends. Leaving
     the writer on an exception aborts the open COPY (and the caller's savepoint drops the rest).
