@@ -57,7 +57,8 @@ def test_sigkill_mid_copy_leaves_no_partial_batch_and_a_rerun_completes(conn, tm
     conn.commit()
 
     proc = ingest(tmp_path)
-    # The big file's COPY is running (rows already sent in it) in the loader's backend.
+    wait_for(conn, "select 1 from audit.load_batch where status = 'loaded'", (), "the small file's commit", proc)
+    # Now the big file's COPY is running (rows already sent in it) in the loader's backend.
     pid, copied = wait_for(conn, """
         select a.pid, p.tuples_processed from pg_stat_progress_copy p join pg_stat_activity a using (pid)
         where a.datname = current_database() and a.application_name = 'parkdw' and p.command = 'COPY FROM'
