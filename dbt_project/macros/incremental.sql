@@ -42,3 +42,17 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+{# A relation restricted to the staged keys, fetched key by key: the OFFSET 0 fence keeps each
+   lookup a restriction on the key (index scans down to raw), whatever the planner estimates
+   for the joins inside the relation. On a full refresh, the relation itself. #}
+{% macro scoped_relation(relation, key_column) -%}
+    {%- if this is not none and is_incremental() -%}
+        (select scoped.* from {{ scope_table() }} as scope
+         cross join lateral (
+             select * from {{ relation }} as keyed where keyed.{{ key_column }} = scope.scope_key offset 0
+         ) as scoped)
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endmacro %}

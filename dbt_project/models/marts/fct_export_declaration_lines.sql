@@ -12,6 +12,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    indexes=[{'columns': ['inventory_guid']}],  -- the scope's deletes and key lookups
     pre_hook="{{ stage_incremental_scope('inventory_guid', declaration_line_scope()) }}",
 ) }}
 
@@ -50,10 +51,9 @@ select
     l._batch_id,
     l._source,
     l._loaded_at
-from {{ ref('int_declaration_lines_cny') }} as l
+from {{ scoped_relation(ref('int_declaration_lines_cny'), 'inventory_guid') }} as l
 left join {{ ref('dim_enterprise') }} as e
     on e.customs_code = l.ebc_code
    and l.export_date >= e.valid_from
    and (e.valid_to is null or l.export_date < e.valid_to)
 left join {{ ref('dim_logistics_route') }} as rt on rt.traf_mode = l.traf_mode
-where {{ in_incremental_scope('l.inventory_guid') }}

@@ -10,6 +10,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    indexes=[{'columns': ['inventory_guid']}],  -- the scope's deletes and key lookups
     pre_hook="{{ stage_incremental_scope('inventory_guid', parcel_shipment_scope()) }}",
 ) }}
 
