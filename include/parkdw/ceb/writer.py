@@ -8,24 +8,67 @@ from xml.sax.saxutils import escape
 from parkdw.ceb import spec
 
 _BASE_TRANSFER = ("copCode", "copName", "dxpMode", "dxpId")
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 @lru_cache(maxsize=None)
-def _tags(element: str, indent: str) -> tuple[tuple[str, str, str], ...]:
-    """(field, opening, closing) per field of an element, in XSD order: built once."""
-    return tuple((f.name, f"{indent}<ceb:{f.name}>", f"</ceb:{f.name}>") for f in spec.fields(element))
+def _template(element: str, indent: str, keys: tuple[str, ...]) -> tuple[str, int]:
+    """A str.format template of an element's fields in XSD order for values in `keys` order, and its tag count.
+
+    Documents of one kind always carry the same keys, so an element renders with one C-level
+    format call instead of a Python step per field. Keys that are no field are ignored.
+    """
+    position = {k: i for i, k in enumerate(keys)}
+    tags = [f"{indent}<ceb:{f.name}>{{{position[f.name]}}}</ceb:{f.name}>"
+            for f in spec.fields(element) if f.name in position]
+    return "\n".join(tags), 2 * len(tags)
 
 
-def _text(value: object) -> str:
-    text = str(value)
-    # Escaping is only needed for markup characters; most values are codes and numbers.
-    return escape(text) if ("&" in text or "<" in text or ">" in text) else text
+def _render(message_type: str, message_guid: str, documents: list[dict], transfer: dict[str, str],
+            escaped: bool) -> tuple[str, int]:
+    """The message text and the number of tags in its markup (what the values add not counted)."""
+    kind = spec.MESSAGE_ENTITIES[message_type]
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<ceb:{message_type} guid="{message_guid}" version="1.0" xmlns:ceb="{spec.CEB_NS}" xmlns:xsi="{_XSI}">',
+    ]
+    field_tags = chunks = 0
 
+    def add_fields(element: str, values: dict, indent: str) -> None:
+        nonlocal field_tags, chunks
+        items = values.values()
+        # Optional fields left as None are omitted; required ones are the caller's duty (the XSD checks).
+        if escaped or None in items:
+            values = {k: (escape(str(v)) if escaped else v) for k, v in values.items() if v is not None}
+            items = values.values()
+        template, tags = _template(element, indent, tuple(values))
+        out.append(template.format(*items))
+        field_tags += tags
+        chunks += 1
 
-def _fields_xml(element: str, values: dict[str, object], indent: str) -> str:
-    # Optional fields left as None are omitted; required ones are the caller's duty (the XSD checks).
-    return "\n".join(f"{open_}{_text(v)}{close}" for name, open_, close in _tags(element, indent)
-                     if (v := values.get(name)) is not None)
+    for doc in documents:
+        out.append(f"  <ceb:{kind.entity}>")
+        if kind.line is None:
+            add_fields(kind.head, doc, "    ")
+        else:
+            out.append(f"    <ceb:{kind.head}>")
+            add_fields(kind.head, doc["head"], "      ")
+            out.append(f"    </ceb:{kind.head}>")
+            for line in doc["lines"]:
+                out.append(f"    <ceb:{kind.line}>")
+                add_fields(kind.line, line, "      ")
+                out.append(f"    </ceb:{kind.line}>")
+        out.append(f"  </ceb:{kind.entity}>")
+    if message_type != "CEB604Message" and message_type != "CEB792Message":
+        # Data messages carry the sender envelope; reply messages do not.
+        out.append("  <ceb:BaseTransfer>")
+        out.append("\n".join(f"    <ceb:{k}>{escape(transfer[k])}</ceb:{k}>" for k in _BASE_TRANSFER))
+        out.append("  </ceb:BaseTransfer>")
+        field_tags += 2 * len(_BASE_TRANSFER)
+        chunks += 1
+    out.append(f"</ceb:{message_type}>")
+    # Every line that is not a run of fields is one tag (declaration, root, openings, closings).
+    return "\n".join(out) + "\n", field_tags + len(out) - chunks
 
 
 def render_message(message_type: str, message_guid: str, documents: list[dict], transfer: dict[str, str]) -> str:
@@ -34,29 +77,10 @@ def render_message(message_type: str, message_guid: str, documents: list[dict], 
     A document is {"head": {...}, "lines": [{...}, ...]} for head/list entities, or a flat
     dict of fields for flat ones (receipts, waybills, replies).
     """
-    kind = spec.MESSAGE_ENTITIES[message_type]
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<ceb:{message_type} guid="{message_guid}" version="1.0" xmlns:ceb="{spec.CEB_NS}" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">',
-    ]
-    for doc in documents:
-        out.append(f"  <ceb:{kind.entity}>")
-        if kind.line is None:
-            out.append(_fields_xml(kind.head, doc, "    "))
-        else:
-            out.append(f"    <ceb:{kind.head}>")
-            out.append(_fields_xml(kind.head, doc["head"], "      "))
-            out.append(f"    </ceb:{kind.head}>")
-            for line in doc["lines"]:
-                out.append(f"    <ceb:{kind.line}>")
-                out.append(_fields_xml(kind.line, line, "      "))
-                out.append(f"    </ceb:{kind.line}>")
-        out.append(f"  </ceb:{kind.entity}>")
-    if message_type != "CEB604Message" and message_type != "CEB792Message":
-        # Data messages carry the sender envelope; reply messages do not.
-        out.append("  <ceb:BaseTransfer>")
-        out.append("\n".join(f"    <ceb:{k}>{escape(transfer[k])}</ceb:{k}>" for k in _BASE_TRANSFER))
-        out.append("  </ceb:BaseTransfer>")
-    out.append(f"</ceb:{message_type}>")
-    return "\n".join(out) + "\n"
+    xml, tags = _render(message_type, message_guid, documents, transfer, escaped=False)
+    # Values are nearly always codes, numbers and plain names, so the message is first rendered
+    # unescaped; a value with a markup character shows as an extra '<', '>' or '&', and only then
+    # is every value escaped.
+    if xml.count("<") != tags or xml.count(">") != tags or "&" in xml:
+        xml = _render(message_type, message_guid, documents, transfer, escaped=True)[0]
+    return xml
