@@ -43,6 +43,13 @@ def test_same_seed_same_bytes_and_subranges_match(tmp_path):
     assert tree_digest(tmp_path / "d") != c
 
 
+def test_days_generated_in_parallel_processes_give_the_same_bytes(tmp_path):
+    cfg = SimulationConfig(date(2024, 11, 10), date(2024, 11, 12), seed=9, scale=0.002)
+    simulate(cfg, tmp_path / "one")
+    simulate(cfg, tmp_path / "two", workers=2)
+    assert tree_digest(tmp_path / "one") == tree_digest(tmp_path / "two")
+
+
 def test_without_defects_every_customs_file_validates_against_the_official_xsd(tmp_path):
     simulate(SimulationConfig(date(2024, 11, 11), date(2024, 11, 11), seed=5, scale=0.003,
                               defects=DefectRates.none()), tmp_path)

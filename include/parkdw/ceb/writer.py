@@ -13,14 +13,13 @@ _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 @lru_cache(maxsize=None)
 def _template(element: str, indent: str, keys: tuple[str, ...]) -> tuple[str, int]:
-    """A str.format template of an element's fields in XSD order for values in `keys` order, and its tag count.
+    """A %-template of the element's fields present in `keys`, in XSD order, and its tag count.
 
     Documents of one kind always carry the same keys, so an element renders with one C-level
-    format call instead of a Python step per field. Keys that are no field are ignored.
+    formatting step instead of a Python step per field. Keys that are no field are ignored.
     """
-    position = {k: i for i, k in enumerate(keys)}
-    tags = [f"{indent}<ceb:{f.name}>{{{position[f.name]}}}</ceb:{f.name}>"
-            for f in spec.fields(element) if f.name in position]
+    present = set(keys)
+    tags = [f"{indent}<ceb:{f.name}>%({f.name})s</ceb:{f.name}>" for f in spec.fields(element) if f.name in present]
     return "\n".join(tags), 2 * len(tags)
 
 
@@ -36,13 +35,11 @@ def _render(message_type: str, message_guid: str, documents: list[dict], transfe
 
     def add_fields(element: str, values: dict, indent: str) -> None:
         nonlocal field_tags, chunks
-        items = values.values()
         # Optional fields left as None are omitted; required ones are the caller's duty (the XSD checks).
-        if escaped or None in items:
+        if escaped or None in values.values():
             values = {k: (escape(str(v)) if escaped else v) for k, v in values.items() if v is not None}
-            items = values.values()
         template, tags = _template(element, indent, tuple(values))
-        out.append(template.format(*items))
+        out.append(template % values)
         field_tags += tags
         chunks += 1
 

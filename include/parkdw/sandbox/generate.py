@@ -22,11 +22,14 @@ import csv
 import hashlib
 import json
 import math
-import uuid
+import multiprocessing
+from bisect import bisect
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache, partial
+from itertools import accumulate
 from pathlib import Path
 
 from parkdw.ceb.writer import render_message
@@ -83,8 +86,13 @@ class SimulationConfig:
     defects: DefectRates = field(default_factory=DefectRates)
 
 
+_UUID4 = (~(0xC000 << 48) & ~(0xF000 << 64), (0x8000 << 48) | (4 << 76))  # version and variant bits
+
+
 def _guid(rng) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper()
+    """str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper(), without building the object."""
+    h = "%032X" % (rng.getrandbits(128) & _UUID4[0] | _UUID4[1])
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def is_business_day(day: date) -> bool:
@@ -149,8 +157,19 @@ def _chinese_new_year(year: int) -> date | None:
             2026: date(2026, 2, 17), 2027: date(2027, 2, 6)}.get(year)
 
 
-def _pick(rng, items, weights):
-    return rng.choices(items, weights=weights, k=1)[0]
+class _Weighted:
+    """rng.choices(items, weights)[0] with the cumulative weights built once (the same draws)."""
+
+    def __init__(self, items, weights) -> None:
+        self.items, self.cum = tuple(items), list(accumulate(weights))
+        self.total, self.hi = self.cum[-1] + 0.0, len(self.cum) - 1
+
+    def pick(self, rng):
+        return self.items[bisect(self.cum, rng.random() * self.total, 0, self.hi)]
+
+
+_TRADE_MODE = _Weighted([m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES])
+_DESTINATION = _Weighted(world.DESTINATIONS, [x.weight for x in world.DESTINATIONS])
 
 
 def _number(seed: int, kind: str, day: date, index: int, digits: int) -> str:
@@ -160,7 +179,7 @@ def _number(seed: int, kind: str, day: date, index: int, digits: int) -> str:
 
 
 def _ts(t: datetime) -> str:
-    return f"{t:%Y%m%d%H%M%S}"
+    return "%04d%02d%02d%02d%02d%02d" % (t.year, t.month, t.day, t.hour, t.minute, t.second)  # strftime is slower
 
 
 class _Day:
@@ -205,12 +224,12 @@ def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
     if is_business_day(day):
         _write_fx(day, out)
     if exporters:
-        weights = [e.weight for e in exporters]
+        firm_of = _Weighted(exporters, [e.weight for e in exporters])
         previous_order_nos: list[tuple[str, str]] = []
         consignments: dict[str, list[dict]] = {}
         summaries: dict[str, list[dict]] = {}
         for index in range(orders_on(day, cfg)):
-            _one_order(d, index, _pick(rng, exporters, weights), previous_order_nos, consignments, summaries)
+            _one_order(d, index, firm_of.pick(rng), previous_order_nos, consignments, summaries)
         _bill_lists(d, consignments)
         _summaries(d, summaries)
         _orphans(d)
@@ -228,8 +247,8 @@ def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
 
 def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summaries) -> None:
     rng, day, cfg = d.rng, d.day, d.cfg
-    trade_mode = _pick(rng, [m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES])
-    dest = _pick(rng, world.DESTINATIONS, [x.weight for x in world.DESTINATIONS])
+    trade_mode = _TRADE_MODE.pick(rng)
+    dest = _DESTINATION.pick(rng)
     platform = rng.choice(world.PLATFORMS)
     currency, iso = ("502", "USD") if trade_mode in ("9710", "9810") else ("142", "CNY")
     size = {"9610": 1, "1210": 1, "9710": 3, "9810": 4}[trade_mode]
@@ -592,8 +611,13 @@ def _write_fx(day: date, out: Path) -> None:
             w.writerow([day.isoformat(), f"{pair}/CNY", str(rate)])
 
 
-def simulate(cfg: SimulationConfig, out: Path, progress=None) -> dict:
-    """Generate every day in [start, end]; FX starts a week early so weekend lookups resolve."""
+def simulate(cfg: SimulationConfig, out: Path, progress=None, workers: int = 1) -> dict:
+    """Generate every day in [start, end]; FX starts a week early so weekend lookups resolve.
+
+    With workers > 1 the days are generated in that many processes: a day depends only on the
+    seed and the day, so the files are the same as from one process; truth and progress still
+    come in day order.
+    """
     out.mkdir(parents=True, exist_ok=True)
     for back in range(7, 0, -1):
         day = cfg.start - timedelta(days=back)
@@ -602,16 +626,22 @@ def simulate(cfg: SimulationConfig, out: Path, progress=None) -> dict:
     totals = {"days": 0, "orders": 0, "released_inventories": 0, "released_value_cny": Decimal(0), "defects": 0}
     truth_dir = out / "_truth"
     truth_dir.mkdir(exist_ok=True)
-    day = cfg.start
-    while day <= cfg.end:
-        truth = simulate_day(day, cfg, out)
-        (truth_dir / f"{day.isoformat()}.json").write_text(json.dumps(truth, default=str, indent=1, sort_keys=True))
-        totals["days"] += 1
-        for k in ("orders", "released_inventories", "released_value_cny", "defects"):
-            totals[k] += truth[k]
-        if progress:
-            progress(day, truth)
-        day += timedelta(days=1)
+    days = [cfg.start + timedelta(days=n) for n in range((cfg.end - cfg.start).days + 1)]
+    one_day = partial(simulate_day, cfg=cfg, out=out)
+    with ExitStack() as stack:
+        if workers > 1 and len(days) > 1:
+            # spawn, not fork: the caller may hold threads or connections (Airflow, psycopg).
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(min(workers, len(days))))
+            truths = pool.imap(one_day, days)
+        else:
+            truths = map(one_day, days)
+        for day, truth in zip(days, truths):
+            (truth_dir / f"{day.isoformat()}.json").write_text(json.dumps(truth, default=str, indent=1, sort_keys=True))
+            totals["days"] += 1
+            for k in ("orders", "released_inventories", "released_value_cny", "defects"):
+                totals[k] += truth[k]
+            if progress:
+                progress(day, truth)
     return totals
 
 
