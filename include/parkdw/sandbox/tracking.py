@@ -110,6 +110,7 @@ def _event_id(seed: int, key: str) -> str:
 
 
 _ZONES = {code: ZoneInfo(name) for code, name in TIME_ZONES.items()}
+_MINUTE = timedelta(minutes=1)
 
 
 def _json(value: str | None) -> str:
@@ -137,9 +138,10 @@ class _Events:
             vehicle: tuple[str, str] | None = None) -> datetime:
         at = at.astimezone(timezone.utc)
         event_id = _event_id(self.seed, f"{self.owner}|{len(self.items)}|{code}")
-        # Whole seconds throughout, so isoformat's first 19 characters are the UTC time.
+        # Times are whole seconds throughout, so isoformat() has no fraction and its first 19
+        # characters are the UTC time.
         updated_at = (at + _recording_lag(self.rng)).isoformat()[:19] + "Z"
-        local = at.astimezone(_ZONES[location]).isoformat(timespec="seconds")
+        local = at.astimezone(_ZONES[location]).isoformat()
         vehicle_name, voyage_no = vehicle if vehicle else (None, None)
         line = (f'{self.ids}{_json_string(description)},"event_code":{_json_string(code)},'
                 f'"event_id":"{event_id}","event_kind":{_json_string(kind)},"event_time":"{local}",'
@@ -252,7 +254,7 @@ def _parcel_events(seed: int, parcel: dict, consignment: _Consignment) -> list[t
 
     def step(code: str, at: datetime, location: str, mode: str, description: str) -> datetime:
         nonlocal last
-        last = ev.add("parcel", code, max(at, last + timedelta(minutes=1)), location, mode, description)
+        last = ev.add("parcel", code, max(at, last + _MINUTE), location, mode, description)
         return last
 
     step("EMA", released + _hours(rng, 0.5, 3), ORIGIN, "road",
