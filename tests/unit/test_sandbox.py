@@ -114,3 +114,21 @@ def test_truth_value_is_the_released_lines_at_the_fx_of_the_export_date(tmp_path
                 total += (Decimal(line.findtext("c:totalPrice", namespaces=ns)) * rate_for(date(2024, 11, 10), iso)).quantize(Decimal("0.01"))
     assert total == Decimal(truth["released_value_cny"]) and total > 0
     assert rate_for(date(2024, 11, 10), "USD") == rate_for(date(2024, 11, 8), "USD")
+
+
+def test_country_snapshots_show_memberships_as_known_on_their_day(tmp_path):
+    from parkdw.ingest.feeds import COUNTRIES
+    from parkdw.sandbox.countries import snapshot, write_countries
+
+    def by_iso(day):
+        return {r[1]: dict(zip(COUNTRIES.columns, r)) for r in snapshot(day)}
+
+    before, after = by_iso(date(2025, 1, 31)), by_iso(date(2025, 10, 26))
+    assert (before["PA"]["bri_member"], before["PA"]["bri_valid_to"]) == ("Y", "")
+    assert (after["PA"]["bri_member"], after["PA"]["bri_valid_to"]) == ("N", "2025-02-01")
+    assert (before["CO"]["bri_member"], after["CO"]["bri_valid_from"]) == ("N", "2025-05-14")
+    assert (before["TL"]["asean_member"], after["TL"]["asean_since"]) == ("N", "2025-10-26")
+    assert after["SG"]["region"] == "Asia" and after["SG"]["rcep_in_force_since"] == "2022-01-01"
+    assert write_countries(tmp_path, date(2025, 1, 31)) == len(snapshot(date(2025, 1, 31))) == 243
+    written = (tmp_path / "reference" / "countries" / "2025-01-31" / "countries.csv").read_text(encoding="utf-8")
+    assert written.splitlines()[0] == ",".join(COUNTRIES.columns)

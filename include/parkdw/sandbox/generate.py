@@ -8,6 +8,7 @@ Layout (one folder per partner and delivery day, as the partners deliver):
   _sandbox/tracking/YYYY-MM-DD.jsonl                  (tracking events the sandbox API serves)
   reference/registry/YYYY-MM-DD/park_enterprises.csv  (the registry snapshot of that day)
   reference/fx/YYYY-MM-DD/cny_central_parity.csv      (business days only)
+  reference/countries/YYYY-MM-DD/countries.csv        (the country reference as known that day)
   _truth/YYYY-MM-DD.json                              (what the origin day's documents imply)
   _manifest/defects_YYYY-MM-DD.jsonl                  (every defect injected on purpose)
 
@@ -33,7 +34,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from parkdw.ceb.writer import render_message
-from parkdw.sandbox import payments, tracking, world
+from parkdw.sandbox import countries, payments, tracking, world
 
 FEN = Decimal("0.01")
 BATCH = 100  # documents per CEB message (the spec's maximum)
@@ -221,6 +222,7 @@ def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
     firms = [e for e in world.enterprises(cfg.seed) if e.entry_date <= day]
     exporters = [e for e in firms if e.weight > 0]
     _write_registry(day, cfg, out)
+    countries.write_countries(out, day)
     if is_business_day(day):
         _write_fx(day, out)
     if exporters:
