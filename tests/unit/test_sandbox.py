@@ -13,6 +13,7 @@ from parkdw.sandbox import world
 from parkdw.ceb.reader import read_ceb_file
 from parkdw.ingest.records import Rejected, SourceRejected
 from parkdw.sandbox.generate import DefectRates, SimulationConfig, load_defects, rate_for, simulate
+from parkdw.sandbox.holidays import is_business_day
 
 
 def tree_digest(root) -> dict[str, str]:
@@ -132,3 +133,15 @@ def test_country_snapshots_show_memberships_as_known_on_their_day(tmp_path):
     assert write_countries(tmp_path, date(2025, 1, 31)) == len(snapshot(date(2025, 1, 31))) == 243
     written = (tmp_path / "reference" / "countries" / "2025-01-31" / "countries.csv").read_text(encoding="utf-8")
     assert written.splitlines()[0] == ",".join(COUNTRIES.columns)
+
+
+def test_fx_follows_the_official_holiday_calendar_with_make_up_working_days(tmp_path):
+    # Spring Festival 2024: off 02-10..02-17; Sunday 02-18 was a working day.
+    simulate(SimulationConfig(date(2024, 2, 18), date(2024, 2, 19), seed=1, scale=0.0005,
+                              defects=DefectRates.none()), tmp_path)
+    published = sorted(p.name for p in (tmp_path / "reference" / "fx").iterdir())
+    # The week's lookback falls in the holiday, so it reaches back to its last business day (Friday 02-09).
+    assert published == ["2024-02-09", "2024-02-18", "2024-02-19"]
+    assert rate_for(date(2024, 2, 17), "USD") == rate_for(date(2024, 2, 9), "USD")
+    assert rate_for(date(2024, 2, 18), "USD") != rate_for(date(2024, 2, 9), "USD")
+    assert not is_business_day(date(2025, 10, 8)) and is_business_day(date(2025, 10, 11))  # Saturday, make-up

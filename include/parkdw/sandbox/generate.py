@@ -35,6 +35,7 @@ from pathlib import Path
 
 from parkdw.ceb.writer import render_message
 from parkdw.sandbox import countries, payments, tracking, world
+from parkdw.sandbox.holidays import is_business_day
 
 FEN = Decimal("0.01")
 BATCH = 100  # documents per CEB message (the spec's maximum)
@@ -42,7 +43,6 @@ BASE_ORDERS_PER_DAY = 33_000  # at scale 1, mid-period (about 1 million orders a
 SCENARIO_FACTOR = {"on-track": 1.0, "ahead": 1.35, "behind": 0.6}
 TRADE_MODES = (("9610", 0.88), ("9710", 0.03), ("9810", 0.08), ("1210", 0.01))
 FX_PAIRS = {"USD": Decimal("7.1000"), "EUR": Decimal("7.7500"), "SGD": Decimal("5.3000"), "100JPY": Decimal("4.9000")}
-HOLIDAYS = {date(2024, 10, 1), date(2024, 10, 2), date(2024, 10, 3), date(2025, 1, 1)}
 RELEASED = "800"
 # Calibrates the on-track scenario to about 16 billion yuan over the five years at scale 1.
 PRICE_LEVEL = Decimal("0.43")
@@ -94,10 +94,6 @@ def _guid(rng) -> str:
     """str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper(), without building the object."""
     h = "%032X" % (rng.getrandbits(128) & _UUID4[0] | _UUID4[1])
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def is_business_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in HOLIDAYS
 
 
 @lru_cache(maxsize=4096)
@@ -614,17 +610,21 @@ def _write_fx(day: date, out: Path) -> None:
 
 
 def simulate(cfg: SimulationConfig, out: Path, progress=None, workers: int = 1) -> dict:
-    """Generate every day in [start, end]; FX starts a week early so weekend lookups resolve.
+    """Generate every day in [start, end]; FX starts a week early (further back to a business day)
+    so that lookups on days without a parity resolve, even after a long holiday.
 
     With workers > 1 the days are generated in that many processes: a day depends only on the
     seed and the day, so the files are the same as from one process; truth and progress still
     come in day order.
     """
     out.mkdir(parents=True, exist_ok=True)
-    for back in range(7, 0, -1):
-        day = cfg.start - timedelta(days=back)
+    day = cfg.start - timedelta(days=7)
+    while not is_business_day(day):
+        day -= timedelta(days=1)
+    while day < cfg.start:
         if is_business_day(day):
             _write_fx(day, out)
+        day += timedelta(days=1)
     totals = {"days": 0, "orders": 0, "released_inventories": 0, "released_value_cny": Decimal(0), "defects": 0}
     truth_dir = out / "_truth"
     truth_dir.mkdir(exist_ok=True)
