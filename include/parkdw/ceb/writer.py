@@ -1,4 +1,8 @@
-"""Render CEB export messages as the E-port exchange delivers them (fields in XSD order)."""
+"""Render CEB export messages as the E-port exchange delivers them (fields in XSD order).
+
+A message is rendered document by document (render_document), so a producer can keep each
+document as text as soon as it is complete and assemble messages of up to 100 later.
+"""
 
 from __future__ import annotations
 
@@ -23,61 +27,62 @@ def _template(element: str, indent: str, keys: tuple[str, ...]) -> tuple[str, in
     return "\n".join(tags), 2 * len(tags)
 
 
-def _render(message_type: str, message_guid: str, documents: list[dict], transfer: dict[str, str],
-            escaped: bool) -> tuple[str, int]:
-    """The message text and the number of tags in its markup (what the values add not counted)."""
-    kind = spec.MESSAGE_ENTITIES[message_type]
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<ceb:{message_type} guid="{message_guid}" version="1.0" xmlns:ceb="{spec.CEB_NS}" xmlns:xsi="{_XSI}">',
-    ]
-    field_tags = chunks = 0
-
-    def add_fields(element: str, values: dict, indent: str) -> None:
-        nonlocal field_tags, chunks
-        # Optional fields left as None are omitted; required ones are the caller's duty (the XSD checks).
-        if escaped or None in values.values():
-            values = {k: (escape(str(v)) if escaped else v) for k, v in values.items() if v is not None}
-        template, tags = _template(element, indent, tuple(values))
-        out.append(template % values)
-        field_tags += tags
-        chunks += 1
-
-    for doc in documents:
-        out.append(f"  <ceb:{kind.entity}>")
-        if kind.line is None:
-            add_fields(kind.head, doc, "    ")
-        else:
-            out.append(f"    <ceb:{kind.head}>")
-            add_fields(kind.head, doc["head"], "      ")
-            out.append(f"    </ceb:{kind.head}>")
-            for line in doc["lines"]:
-                out.append(f"    <ceb:{kind.line}>")
-                add_fields(kind.line, line, "      ")
-                out.append(f"    </ceb:{kind.line}>")
-        out.append(f"  </ceb:{kind.entity}>")
-    if message_type != "CEB604Message" and message_type != "CEB792Message":
-        # Data messages carry the sender envelope; reply messages do not.
-        out.append("  <ceb:BaseTransfer>")
-        out.append("\n".join(f"    <ceb:{k}>{escape(transfer[k])}</ceb:{k}>" for k in _BASE_TRANSFER))
-        out.append("  </ceb:BaseTransfer>")
-        field_tags += 2 * len(_BASE_TRANSFER)
-        chunks += 1
-    out.append(f"</ceb:{message_type}>")
-    # Every line that is not a run of fields is one tag (declaration, root, openings, closings).
-    return "\n".join(out) + "\n", field_tags + len(out) - chunks
+def _fields(element: str, values: dict[str, object], indent: str, escaped: bool) -> tuple[str, int]:
+    # Optional fields left as None are omitted; required ones are the caller's duty (the XSD checks).
+    if escaped or None in values.values():
+        values = {k: (escape(str(v)) if escaped else v) for k, v in values.items() if v is not None}
+    template, tags = _template(element, indent, tuple(values))
+    return template % values, tags
 
 
-def render_message(message_type: str, message_guid: str, documents: list[dict], transfer: dict[str, str]) -> str:
-    """One CEBxxxMessage holding up to 100 documents.
+def _document(kind: spec.EntityKind, doc: dict, escaped: bool) -> tuple[str, int]:
+    """The document's lines and the number of tags in its markup (what the values add not counted)."""
+    if kind.line is None:
+        text, tags = _fields(kind.head, doc, "    ", escaped)
+        return f"  <ceb:{kind.entity}>\n{text}\n  </ceb:{kind.entity}>", tags + 2
+    text, tags = _fields(kind.head, doc["head"], "      ", escaped)
+    out = [f"  <ceb:{kind.entity}>", f"    <ceb:{kind.head}>", text, f"    </ceb:{kind.head}>"]
+    for line in doc["lines"]:
+        text, n = _fields(kind.line, line, "      ", escaped)
+        out += (f"    <ceb:{kind.line}>", text, f"    </ceb:{kind.line}>")
+        tags += n + 2
+    out.append(f"  </ceb:{kind.entity}>")
+    return "\n".join(out), tags + 4
+
+
+def render_document(message_type: str, doc: dict) -> str:
+    """One document of a message, as the lines between the message's opening and closing tags.
 
     A document is {"head": {...}, "lines": [{...}, ...]} for head/list entities, or a flat
     dict of fields for flat ones (receipts, waybills, replies).
     """
-    xml, tags = _render(message_type, message_guid, documents, transfer, escaped=False)
-    # Values are nearly always codes, numbers and plain names, so the message is first rendered
-    # unescaped; a value with a markup character shows as an extra '<', '>' or '&', and only then
-    # is every value escaped.
-    if xml.count("<") != tags or xml.count(">") != tags or "&" in xml:
-        xml = _render(message_type, message_guid, documents, transfer, escaped=True)[0]
-    return xml
+    kind = spec.MESSAGE_ENTITIES[message_type]
+    text, tags = _document(kind, doc, escaped=False)
+    # Values are nearly always codes, numbers and plain names, so they are first written as they
+    # are; a value with a markup character shows as an extra '<', '>' or '&', and only then is
+    # every value escaped.
+    if text.count("<") != tags or text.count(">") != tags or "&" in text:
+        text = _document(kind, doc, escaped=True)[0]
+    return text
+
+
+def assemble_message(message_type: str, message_guid: str, documents: list[str], transfer: dict[str, str]) -> str:
+    """One CEBxxxMessage from up to 100 rendered documents."""
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<ceb:{message_type} guid="{message_guid}" version="1.0" xmlns:ceb="{spec.CEB_NS}" xmlns:xsi="{_XSI}">',
+        *documents,
+    ]
+    if message_type != "CEB604Message" and message_type != "CEB792Message":
+        # Data messages carry the sender envelope; reply messages do not.
+        out.append("  <ceb:BaseTransfer>")
+        out += (f"    <ceb:{k}>{escape(transfer[k])}</ceb:{k}>" for k in _BASE_TRANSFER)
+        out.append("  </ceb:BaseTransfer>")
+    out.append(f"</ceb:{message_type}>")
+    return "\n".join(out) + "\n"
+
+
+def render_message(message_type: str, message_guid: str, documents: list[dict], transfer: dict[str, str]) -> str:
+    """One CEBxxxMessage holding up to 100 documents (see render_document)."""
+    return assemble_message(message_type, message_guid, [render_document(message_type, d) for d in documents],
+                            transfer)

@@ -33,7 +33,7 @@ from functools import lru_cache, partial
 from itertools import accumulate
 from pathlib import Path
 
-from parkdw.ceb.writer import render_message
+from parkdw.ceb.writer import assemble_message, render_document
 from parkdw.sandbox import countries, payments, tracking, world
 from parkdw.sandbox.holidays import is_business_day
 
@@ -180,13 +180,20 @@ def _ts(t: datetime) -> str:
 
 
 class _Day:
-    """Collects one origin day's documents by message type and delivery day, and its truth."""
+    """One origin day's documents by message type and delivery day, and its truth.
+
+    Documents are rendered when emitted and a message file is written as soon as it holds 100,
+    so memory holds at most one unfinished message per (type, delivery day), not the day's
+    documents. Each file draws its guid and file-level defects from its own stream, so what a
+    file holds does not depend on when it is written.
+    """
 
     def __init__(self, day: date, cfg: SimulationConfig, out: Path) -> None:
         self.day, self.cfg, self.out = day, cfg, out
         self.rng = world._rng(cfg.seed, "day", day.isoformat())
         self.defect_rng = world._rng(cfg.seed, "defects", day.isoformat())
-        self.messages: dict[tuple[str, date], list[dict]] = {}
+        self.pending: dict[tuple[date, str], list[str]] = {}  # rendered documents not yet in a file
+        self.files: dict[tuple[date, str], int] = {}  # message files written so far
         self.payments: list[dict] = []  # customer payments captured today (the settlement feed)
         self.parcels: list[dict] = []  # parcels released today (the carriers' tracking feed)
         self.defects: list[dict] = []
@@ -203,9 +210,20 @@ class _Day:
         return rate > 0 and self.defect_rng.random() < rate
 
     def emit(self, message_type: str, doc: dict, delivery: date | None = None) -> date:
+        """Queue a document for its message file (rendered now: later changes to `doc` are not seen)."""
         delivery = delivery or self.day
-        self.messages.setdefault((message_type, delivery), []).append(doc)
+        key = (delivery, message_type)
+        docs = self.pending.setdefault(key, [])
+        docs.append(render_document(message_type, doc))
+        if len(docs) == BATCH:
+            _write_message_file(self, key, docs)
+            del self.pending[key]
         return delivery
+
+    def flush(self) -> None:
+        for key in sorted(self.pending):
+            _write_message_file(self, key, self.pending[key])
+        self.pending.clear()
 
     def defect(self, name: str, **detail) -> None:
         self.defects.append({"defect": name, "origin_day": self.day.isoformat(), **detail})
@@ -231,7 +249,7 @@ def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
         _bill_lists(d, consignments)
         _summaries(d, summaries)
         _orphans(d)
-    _write_messages(d)
+    d.flush()
     d.truth["settlements"] = payments.write_settlements(out, day, cfg.seed, d.payments)["total"]
     d.truth["tracking_events"] = tracking.write_day_events(out, day, cfg.seed, d.parcels)
     manifest_dir = out / "_manifest"
@@ -375,17 +393,20 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
     final_lines = lines
     deleted = False
     inventory_delivery = _delivery(d, "CEB603")
-    d.emit("CEB603Message", doc, inventory_delivery)
     available = inventory_delivery
-    if not customs_rejects and d.chance("wrong_timezone"):
+    # At most one version defect per declaration, drawn in this order.
+    version = None if customs_rejects else next(
+        (name for name in ("wrong_timezone", "resend", "correction", "deletion") if d.chance(name)), None)
+    if version == "wrong_timezone":  # before emitting: the document is rendered then
         doc["head"]["appTime"] = _ts(declared_at - timedelta(hours=8))
         d.defect("wrong_timezone", guid=guid, message="CEB603", field="appTime", value=doc["head"]["appTime"],
                  expect="loaded")
-    elif not customs_rejects and d.chance("resend"):
+    d.emit("CEB603Message", doc, inventory_delivery)
+    if version == "resend":
         resend_day = day + timedelta(days=rng.randint(0, 1))
         d.emit("CEB603Message", doc, resend_day)
         d.defect("resend", guid=guid, message="CEB603", delivery_day=resend_day.isoformat(), expect="loaded")
-    elif not customs_rejects and d.chance("correction"):
+    elif version == "correction":
         corrected = json.loads(json.dumps(doc, default=str))
         corrected["head"]["appType"] = "2"
         corrected["head"]["appTime"] = _ts(declared_at + timedelta(minutes=3))
@@ -398,7 +419,7 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
         delivery = d.emit("CEB603Message", corrected, day)
         available = max(available, delivery)
         d.defect("correction", guid=guid, message="CEB603", field="qty", expect="loaded")
-    elif not customs_rejects and d.chance("deletion"):
+    elif version == "deletion":
         removed = json.loads(json.dumps(doc, default=str))
         removed["head"]["appType"] = "3"
         removed["head"]["appTime"] = _ts(declared_at + timedelta(minutes=4))
@@ -550,40 +571,46 @@ def _orphans(d: _Day) -> None:
         d.defect("orphan_waybill", message="CEB505", logistics_no=logistics_no, expect="loaded")
 
 
-def _write_messages(d: _Day) -> None:
-    """Batch documents into messages (<= 100 each), apply file-level defects, write the files."""
-    for (message_type, delivery), docs in sorted(d.messages.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        folder = d.out / "customs" / delivery.isoformat()
-        folder.mkdir(parents=True, exist_ok=True)
-        for n, start in enumerate(range(0, len(docs), BATCH), start=1):
-            xml = render_message(message_type, _guid(d.rng), docs[start:start + BATCH], TRANSFER)
-            name = f"{message_type[:6]}_{d.day:%Y%m%d}_{delivery:%m%d}_{n:04d}"
-            path = folder / f"{name}.xml"
-            data = xml.encode("utf-8")
-            rel = str(path.relative_to(d.out))
-            if d.chance("malformed_file"):
-                if d.rng.random() < 0.5:
-                    bad = data[: len(data) // 2]
-                    kind = "truncated"
-                else:
-                    bad = data.replace(b"http://www.chinaport.gov.cn/ceb", b"http://www.chinaport.gov.cn/cebx", 1)
-                    kind = "wrong_namespace"
-                path.write_bytes(bad)
-                resend = folder / f"{name}_resend.xml"
-                resend.write_bytes(data)  # the partner resends after the exchange reports the error
-                d.defect("malformed_file", file=rel, kind=kind, resent_as=str(resend.relative_to(d.out)),
-                         documents=len(docs[start:start + BATCH]), expect="quarantined_file")
-                continue
-            if d.chance("gbk_file"):
-                text = xml.replace('encoding="UTF-8"', 'encoding="GBK"')
-                if d.rng.random() < 0.3:
-                    text = text.split("\n", 1)[1]  # no declaration at all: the reader must detect GBK
-                data = text.encode("gbk")
-                d.defect("gbk_file", file=rel, expect="loaded")
-            elif d.chance("bom_file"):
-                data = b"\xef\xbb\xbf" + data
-                d.defect("bom_file", file=rel, expect="loaded")
-            path.write_bytes(data)
+def _write_message_file(d: _Day, key: tuple[date, str], docs: list[str]) -> None:
+    """Write one message file of up to 100 documents, with its file-level defects."""
+    delivery, message_type = key
+    n = d.files[key] = d.files.get(key, 0) + 1
+    rng = world._rng(d.cfg.seed, "file", d.day.isoformat(), message_type, delivery.isoformat(), n)
+    rates = d.cfg.defects
+
+    def chance(rate: float) -> bool:
+        return rate > 0 and rng.random() < rate
+
+    folder = d.out / "customs" / delivery.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    xml = assemble_message(message_type, _guid(rng), docs, TRANSFER)
+    name = f"{message_type[:6]}_{d.day:%Y%m%d}_{delivery:%m%d}_{n:04d}"
+    path = folder / f"{name}.xml"
+    data = xml.encode("utf-8")
+    rel = str(path.relative_to(d.out))
+    if chance(rates.malformed_file):
+        if rng.random() < 0.5:
+            bad = data[: len(data) // 2]
+            kind = "truncated"
+        else:
+            bad = data.replace(b"http://www.chinaport.gov.cn/ceb", b"http://www.chinaport.gov.cn/cebx", 1)
+            kind = "wrong_namespace"
+        path.write_bytes(bad)
+        resend = folder / f"{name}_resend.xml"
+        resend.write_bytes(data)  # the partner resends after the exchange reports the error
+        d.defect("malformed_file", file=rel, kind=kind, resent_as=str(resend.relative_to(d.out)),
+                 documents=len(docs), expect="quarantined_file")
+        return
+    if chance(rates.gbk_file):
+        text = xml.replace('encoding="UTF-8"', 'encoding="GBK"')
+        if rng.random() < 0.3:
+            text = text.split("\n", 1)[1]  # no declaration at all: the reader must detect GBK
+        data = text.encode("gbk")
+        d.defect("gbk_file", file=rel, expect="loaded")
+    elif chance(rates.bom_file):
+        data = b"\xef\xbb\xbf" + data
+        d.defect("bom_file", file=rel, expect="loaded")
+    path.write_bytes(data)
 
 
 def _write_registry(day: date, cfg: SimulationConfig, out: Path) -> None:
