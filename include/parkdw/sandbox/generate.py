@@ -169,9 +169,9 @@ _TRADE_MODE = _Weighted([m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES]
 _DESTINATION = _Weighted(world.DESTINATIONS, [x.weight for x in world.DESTINATIONS])
 
 
-def _number(seed: int, kind: str, day: date, index: int, digits: int) -> str:
+def _number(seed: int, kind: str, day_iso: str, index: int, digits: int) -> str:
     """A deterministic document number for (day, index): reusable later without regenerating."""
-    h = hashlib.sha256(f"{seed}|{kind}|{day.isoformat()}|{index}".encode()).digest()
+    h = hashlib.sha256(f"{seed}|{kind}|{day_iso}|{index}".encode()).digest()
     return f"{int.from_bytes(h[:8], 'big') % 10 ** digits:0{digits}d}"
 
 
@@ -190,6 +190,7 @@ class _Day:
 
     def __init__(self, day: date, cfg: SimulationConfig, out: Path) -> None:
         self.day, self.cfg, self.out = day, cfg, out
+        self.iso, self.ymd = day.isoformat(), f"{day:%Y%m%d}"  # formatted once: used in every document
         self.rng = world._rng(cfg.seed, "day", day.isoformat())
         self.defect_rng = world._rng(cfg.seed, "defects", day.isoformat())
         self.pending: dict[tuple[date, str], list[str]] = {}  # rendered documents not yet in a file
@@ -226,7 +227,7 @@ class _Day:
         self.pending.clear()
 
     def defect(self, name: str, **detail) -> None:
-        self.defects.append({"defect": name, "origin_day": self.day.isoformat(), **detail})
+        self.defects.append({"defect": name, "origin_day": self.iso, **detail})
 
 
 def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
@@ -268,17 +269,17 @@ def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summ
     platform = rng.choice(world.PLATFORMS)
     currency, iso = ("502", "USD") if trade_mode in ("9710", "9810") else ("142", "CNY")
     size = {"9610": 1, "1210": 1, "9710": 3, "9810": 4}[trade_mode]
-    order_no = f"{platform[0][-3:]}{day:%Y%m%d}{_number(cfg.seed, 'order', day, index, 10)}"
+    order_no = f"{platform[0][-3:]}{d.ymd}{_number(cfg.seed, 'order', d.iso, index, 10)}"
     if previous_order_nos and d.chance("order_no_reuse"):
         reused_no, other_platform = rng.choice(previous_order_nos)
         candidates = [p for p in world.PLATFORMS if p[0] != other_platform]
         platform, order_no = rng.choice(candidates), reused_no
         d.defect("order_no_reuse", order_no=order_no, platforms=[other_platform, platform[0]], expect="loaded")
     previous_order_nos.append((order_no, platform[0]))
-    logistics_no = f"YX{_number(cfg.seed, 'parcel', day, index, 13)}"
+    logistics_no = f"YX{_number(cfg.seed, 'parcel', d.iso, index, 13)}"
     if d.chance("logistics_no_reuse"):
         earlier = day - timedelta(days=183)
-        logistics_no = f"YX{_number(cfg.seed, 'parcel', earlier, rng.randrange(5), 13)}"
+        logistics_no = f"YX{_number(cfg.seed, 'parcel', earlier.isoformat(), rng.randrange(5), 13)}"
         d.defect("logistics_no_reuse", logistics_no=logistics_no, first_used=earlier.isoformat(), expect="loaded")
 
     lines = []
@@ -306,7 +307,7 @@ def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summ
     d.truth["orders"] += 1
     pay_time = app_time + timedelta(minutes=rng.randint(1, 15))
     institution = payments.institution_for(cfg.seed, order_no)
-    pay_no = f"P{day:%Y%m%d}{_number(cfg.seed, 'pay', day, index, 12)}"
+    pay_no = f"P{d.ymd}{_number(cfg.seed, 'pay', d.iso, index, 12)}"
     d.emit("CEB403Message", {
         "guid": _guid(rng), "appType": "1", "appTime": _ts(pay_time + timedelta(minutes=2)), "appStatus": "2",
         "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
@@ -338,8 +339,8 @@ def _inventory_doc(d: _Day, guid, firm, platform, trade_mode, dest, currency, or
         "head": {"guid": guid, "appType": "1", "appTime": _ts(app_time), "appStatus": "2",
                  "customsCode": world.CUSTOMS_CODE, "ebpCode": platform[0], "ebpName": platform[1],
                  "orderNo": order_no, "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1],
-                 "logisticsNo": logistics_no, "copNo": f"C{day:%Y%m%d}{rng.getrandbits(36):011d}", "ieFlag": "E",
-                 "portCode": world.PORT_BY_ROUTE[dest.route], "ieDate": f"{day:%Y%m%d}",
+                 "logisticsNo": logistics_no, "copNo": f"C{d.ymd}{rng.getrandbits(36):011d}", "ieFlag": "E",
+                 "portCode": world.PORT_BY_ROUTE[dest.route], "ieDate": d.ymd,
                  "statisticsFlag": "A" if trade_mode == "9610" else "B", "agentCode": world.AGENT[0],
                  "agentName": world.AGENT[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
                  "ownerCode": firm.customs_code, "ownerName": firm.name, "tradeMode": trade_mode,
@@ -429,7 +430,7 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
         d.defect("deletion", guid=guid, message="CEB603", expect="loaded")
 
     reply = {"guid": guid, "agentCode": world.AGENT[0], "copNo": doc["head"]["copNo"],
-             "preNo": f"E{day:%Y%m%d}{rng.getrandbits(28):09d}", "invtNo": f"8000{day:%Y}E{rng.getrandbits(28):09d}",
+             "preNo": f"E{d.ymd}{rng.getrandbits(28):09d}", "invtNo": f"8000{d.ymd[:4]}E{rng.getrandbits(28):09d}",
              "ebcCode": firm.customs_code, "ebpCode": platform[0], "orderNo": order_no,
              "statisticsFlag": doc["head"]["statisticsFlag"]}
     t = declared_at + timedelta(minutes=5)
