@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_simulate.py --start 2025-03-01 --days 31 --scale 1    # a month at scale 1
     .venv/bin/python bench/bench_simulate.py --scale 0.1 --flatness 1,7,31             # memory vs range length
 
-One run prints a line per day and a summary: wall seconds, orders per second, output size and
-peak resident memory of the main process and of the largest worker. --flatness runs one fresh
+One run prints a line per day and a summary: wall seconds, orders per second, CPU seconds (all
+processes), output size and peak resident memory of the main process and of the largest worker. --flatness runs one fresh
 process per range length (peak RSS never goes down within a process) and prints a table: with
 streaming, peak memory depends on the largest day, not on how many days the range has.
 Output goes to a temporary folder next to --tmp (default: the system's) and is deleted after,
@@ -31,6 +31,11 @@ def _peak_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # kilobytes on Linux
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished workers: on a shared machine, less noisy than wall time."""
+    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+
+
 def run(args) -> None:
     out = args.keep or Path(tempfile.mkdtemp(prefix="parkdw-bench-", dir=args.tmp))
     cfg = SimulationConfig(args.start, args.start + timedelta(days=args.days - 1), scale=args.scale)
@@ -40,7 +45,8 @@ def run(args) -> None:
     seconds = time.perf_counter() - started
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"days={totals['days']} orders={totals['orders']} workers={args.workers} seconds={seconds:.1f} "
-          f"orders_per_second={totals['orders'] / seconds:,.0f} output_mb={size / 2**20:,.0f} "
+          f"orders_per_second={totals['orders'] / seconds:,.0f} cpu_seconds={_cpu_seconds():.1f} "
+          f"output_mb={size / 2**20:,.0f} "
           f"peak_rss_mb={_peak_mb(resource.RUSAGE_SELF):.0f} "
           f"worker_peak_rss_mb={_peak_mb(resource.RUSAGE_CHILDREN):.0f}", flush=True)
     if not args.keep:

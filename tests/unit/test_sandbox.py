@@ -128,7 +128,8 @@ def test_country_snapshots_show_memberships_as_known_on_their_day(tmp_path):
     assert (before["PA"]["bri_member"], before["PA"]["bri_valid_to"]) == ("Y", "")
     assert (after["PA"]["bri_member"], after["PA"]["bri_valid_to"]) == ("N", "2025-02-01")
     assert (before["CO"]["bri_member"], after["CO"]["bri_valid_from"]) == ("N", "2025-05-14")
-    assert (before["TL"]["asean_member"], after["TL"]["asean_since"]) == ("N", "2025-10-26")
+    assert (before["ID"]["rcep_member"], before["ID"]["rcep_in_force_since"]) == ("Y", "2023-01-02")
+    assert by_iso(date(2022, 12, 31))["ID"]["rcep_member"] == "N"  # in force for Indonesia from 2023-01-02
     assert after["SG"]["region"] == "Asia" and after["SG"]["rcep_in_force_since"] == "2022-01-01"
     assert write_countries(tmp_path, date(2025, 1, 31)) == len(snapshot(date(2025, 1, 31))) == 243
     written = (tmp_path / "reference" / "countries" / "2025-01-31" / "countries.csv").read_text(encoding="utf-8")

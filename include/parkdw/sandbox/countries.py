@@ -4,8 +4,8 @@ Layout: reference/countries/YYYY-MM-DD/countries.csv, one snapshot a day (like t
 holding what was known on that day: a membership that starts later is not there yet, an exit
 appears from its date on. Every country of the customs table is listed, members or not.
 
-Sources: the project's copies (dbt seeds) of the shared code tables customs_country.csv and
-belt_and_road.csv; ASEAN accession and RCEP entry-into-force dates are small tables below.
+Sources: the project's dbt seeds customs_country and belt_and_road (copies of the shared code
+tables) and trade_bloc_membership (ASEAN accession and RCEP entry-into-force dates).
 Belt and Road dates: valid_from is the signing date the table gives (a full date where its detail
 says "signed YYYY-MM-DD" or "Month D, YYYY", else 1 January of its signing year); members with no
 date signed before the park opened, so they get none. An exit known only to the month (Italy
@@ -25,24 +25,11 @@ from parkdw.settings import get_settings
 
 FOLDER = Path("reference") / "countries"
 
-# ASEAN accession dates, by ISO alpha-2 (founding members: the Bangkok Declaration).
-ASEAN_JOINED = {
-    "ID": date(1967, 8, 8), "MY": date(1967, 8, 8), "PH": date(1967, 8, 8), "SG": date(1967, 8, 8),
-    "TH": date(1967, 8, 8), "BN": date(1984, 1, 7), "VN": date(1995, 7, 28), "LA": date(1997, 7, 23),
-    "MM": date(1997, 7, 23), "KH": date(1999, 4, 30), "TL": date(2025, 10, 26),
-}
-# RCEP entry into force for each party (signed 2020-11-15 by ASEAN and five partners).
-RCEP_IN_FORCE = {
-    "BN": date(2022, 1, 1), "KH": date(2022, 1, 1), "LA": date(2022, 1, 1), "SG": date(2022, 1, 1),
-    "TH": date(2022, 1, 1), "VN": date(2022, 1, 1), "CN": date(2022, 1, 1), "JP": date(2022, 1, 1),
-    "AU": date(2022, 1, 1), "NZ": date(2022, 1, 1), "KR": date(2022, 2, 1), "MY": date(2022, 3, 18),
-    "MM": date(2022, 5, 1), "ID": date(2023, 1, 2), "PH": date(2023, 6, 2),
-}
 # Signing dates the Belt and Road table lacks: Colombia signed in Beijing on 2025-05-14 (the table
 # has it as "reported 2025", low confidence, no date).
 BRI_SIGNED = {"CO": date(2025, 5, 14)}
-# The customs code's first digit is its continent in the customs country table.
-REGION_BY_DIGIT = {"1": "Asia", "2": "Africa", "3": "Europe", "4": "Latin America & Caribbean",
+# The customs code's first digit is its continent in the customs country table (labels as in dim_country).
+REGION_BY_DIGIT = {"1": "Asia", "2": "Africa", "3": "Europe", "4": "Latin America",
                    "5": "North America", "6": "Oceania"}
 
 
@@ -77,6 +64,20 @@ def _bri_valid_to(row: dict[str, str], path: str) -> date | None:
 
 
 @lru_cache(maxsize=1)
+def _blocs() -> dict[tuple[str, str], tuple[date, date | None]]:
+    """(bloc, ISO alpha-2) -> (valid_from, valid_to or None)."""
+    blocs = {}
+    for n, r in enumerate(_seed("trade_bloc_membership"), start=1):
+        try:
+            blocs[r["bloc"], r["iso_alpha2"]] = (date.fromisoformat(r["valid_from"]),
+                                                 date.fromisoformat(r["valid_to"]) if r["valid_to"] else None)
+        except ValueError as exc:
+            raise ValueError(f"seeds/trade_bloc_membership.csv: record {n} ({r['bloc']} {r['iso_alpha2']}): "
+                             f"field valid_from/valid_to: {exc}") from None
+    return blocs
+
+
+@lru_cache(maxsize=1)
 def _countries() -> tuple[tuple[dict[str, str], tuple[date | None, date | None, str] | None], ...]:
     """Each customs country with its Belt and Road (valid_from, valid_to, confidence), or None."""
     bri_path = "seeds/belt_and_road.csv"
@@ -89,8 +90,12 @@ def _countries() -> tuple[tuple[dict[str, str], tuple[date | None, date | None, 
     return tuple((c, bri.get(c["customs_code"])) for c in countries)
 
 
-def _since(start: date | None, day: date) -> tuple[str, str]:
-    return ("Y", start.isoformat()) if start and start <= day else ("N", "")
+def _bloc_on(bloc: str, iso2: str, day: date) -> tuple[str, str]:
+    """(member Y/N, since) for a trade bloc on a day; nothing is known of a membership before it starts."""
+    start, end = _blocs().get((bloc, iso2), (None, None))
+    if start is None or start > day:
+        return "N", ""
+    return ("Y" if end is None or day < end else "N"), start.isoformat()
 
 
 def snapshot(day: date) -> list[tuple[str, ...]]:
@@ -108,8 +113,8 @@ def snapshot(day: date) -> list[tuple[str, ...]]:
             else:
                 confidence = ""  # not signed yet: nothing to be confident about
         rows.append((c["customs_code"], iso2, c["iso_alpha3"], c["iso_numeric"], c["name_en"], c["name_zh"],
-                     REGION_BY_DIGIT.get(c["customs_code"][0], "Other"), *_since(ASEAN_JOINED.get(iso2), day),
-                     *_since(RCEP_IN_FORCE.get(iso2), day), member, valid_from, valid_to, confidence))
+                     REGION_BY_DIGIT.get(c["customs_code"][0], "Other"), *_bloc_on("ASEAN", iso2, day),
+                     *_bloc_on("RCEP", iso2, day), member, valid_from, valid_to, confidence))
     return sorted(rows)
 
 
