@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--start", type=_date, default=start, help=f"first day (default {start})")
         p.add_argument("--end", type=_date, default=end, help=f"last day, inclusive (default {end})")
         p.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
-        p.add_argument("--scale", type=float, default=0.01, help="volume scale; 1.0 is about 1M orders a month")
+        p.add_argument("--scale", type=float, default=0.01, help="volume scale; 1.0 is about 1.5M orders a month mid-period")
         p.add_argument("--scenario", choices=["on-track", "ahead", "behind"], default="on-track")
         p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                        help="processes generating days in parallel (default: one per CPU; same files)")

@@ -39,7 +39,9 @@ from parkdw.sandbox.holidays import is_business_day
 
 FEN = Decimal("0.01")
 BATCH = 100  # documents per CEB message (the spec's maximum)
-BASE_ORDERS_PER_DAY = 33_000  # at scale 1, mid-period (about 1 million orders a month)
+# Orders a day at scale 1 before the ramp (x0.35 at the opening to x2.6 at the end): mid-period,
+# about 48,000 a day or 1.5 million a month.
+BASE_ORDERS_PER_DAY = 33_000
 SCENARIO_FACTOR = {"on-track": 1.0, "ahead": 1.35, "behind": 0.6}
 TRADE_MODES = (("9610", 0.88), ("9710", 0.03), ("9810", 0.08), ("1210", 0.01))
 FX_PAIRS = {"USD": Decimal("7.1000"), "EUR": Decimal("7.7500"), "SGD": Decimal("5.3000"), "100JPY": Decimal("4.9000")}
