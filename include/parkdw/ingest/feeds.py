@@ -70,7 +70,7 @@ COUNTRIES = CsvFeed(
     columns=(
         "customs_code", "iso_alpha2", "iso_alpha3", "iso_numeric", "name_en", "name_zh", "region",
         "asean_member", "asean_since", "rcep_member", "rcep_in_force_since",
-        "bri_member", "bri_valid_from", "bri_valid_to", "bri_confidence",
+        "bri_member", "bri_valid_from", "bri_valid_to", "bri_confidence", "as_of",
     ),
     required=("customs_code", "name_zh", "region", "asean_member", "rcep_member", "bri_member"),
     key="customs_code",

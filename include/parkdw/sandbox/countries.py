@@ -1,7 +1,7 @@
 """The country reference feed: customs country codes with ISO codes, region, ASEAN, RCEP and Belt and Road.
 
 Layout: reference/countries/YYYY-MM-DD/countries.csv, one snapshot a day (like the registry),
-holding what was known on that day: a membership that starts later is not there yet, an exit
+stamped with its day (as_of) and holding what was known on that day: a membership that starts later is not there yet, an exit
 appears from its date on. Every country of the customs table is listed, members or not.
 
 Sources: the project's dbt seeds customs_country and belt_and_road (copies of the shared code
@@ -114,7 +114,7 @@ def snapshot(day: date) -> list[tuple[str, ...]]:
                 confidence = ""  # not signed yet: nothing to be confident about
         rows.append((c["customs_code"], iso2, c["iso_alpha3"], c["iso_numeric"], c["name_en"], c["name_zh"],
                      REGION_BY_DIGIT.get(c["customs_code"][0], "Other"), *_bloc_on("ASEAN", iso2, day),
-                     *_bloc_on("RCEP", iso2, day), member, valid_from, valid_to, confidence))
+                     *_bloc_on("RCEP", iso2, day), member, valid_from, valid_to, confidence, day.isoformat()))
     return sorted(rows)
 
 
