@@ -1,16 +1,24 @@
 """Benchmark the partner sandbox: orders generated per second and peak memory.
 
-    .venv/bin/python bench/bench_simulate.py --days 3 --scale 0.1
+    .venv/bin/python bench/bench_simulate.py --start 2025-03-01 --days 31 --scale 1    # a month at scale 1
+    .venv/bin/python bench/bench_simulate.py --scale 0.1 --flatness 1,7,31             # memory vs range length
 
-Prints one line per run and a summary; memory is the process' peak resident set size, so
-run it once per configuration to compare (the figure never goes down within a process).
+One run prints a line per day and a summary: wall seconds, orders per second, CPU seconds (all
+processes), output size and peak resident memory of the main process and of the largest worker. --flatness runs one fresh
+process per range length (peak RSS never goes down within a process) and prints a table: with
+streaming, peak memory depends on the largest day, not on how many days the range has.
+Output goes to a temporary folder next to --tmp (default: the system's) and is deleted after,
+unless --keep names a folder. A month at scale 1 writes about 14 GB: check `df -h` first.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -19,25 +27,55 @@ from pathlib import Path
 from parkdw.sandbox.generate import SimulationConfig, simulate
 
 
+def _peak_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished workers: on a shared machine, less noisy than wall time."""
+    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+
+
+def run(args) -> None:
+    out = args.keep or Path(tempfile.mkdtemp(prefix="parkdw-bench-", dir=args.tmp))
+    cfg = SimulationConfig(args.start, args.start + timedelta(days=args.days - 1), scale=args.scale)
+    started = time.perf_counter()
+    totals = simulate(cfg, out, workers=args.workers, progress=None if args.quiet else lambda day, t: print(
+        f"  {day}: {t['orders']:>7} orders, {time.perf_counter() - started:6.1f}s elapsed", flush=True))
+    seconds = time.perf_counter() - started
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"days={totals['days']} orders={totals['orders']} workers={args.workers} seconds={seconds:.1f} "
+          f"orders_per_second={totals['orders'] / seconds:,.0f} cpu_seconds={_cpu_seconds():.1f} "
+          f"output_mb={size / 2**20:,.0f} "
+          f"peak_rss_mb={_peak_mb(resource.RUSAGE_SELF):.0f} "
+          f"worker_peak_rss_mb={_peak_mb(resource.RUSAGE_CHILDREN):.0f}", flush=True)
+    if not args.keep:
+        shutil.rmtree(out)
+
+
+def flatness(args) -> None:
+    print(f"{'days':>5} {'orders':>9} {'seconds':>8} {'peak_rss_mb':>12} {'worker_peak_rss_mb':>19}")
+    for days in (int(n) for n in args.flatness.split(",")):
+        cmd = [sys.executable, __file__, "--quiet", "--start", args.start.isoformat(), "--days", str(days),
+               "--scale", str(args.scale), "--workers", str(args.workers)] + (["--tmp", args.tmp] if args.tmp else [])
+        line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        f = dict(item.split("=") for item in line.split())
+        print(f"{days:>5} {f['orders']:>9} {f['seconds']:>8} {f['peak_rss_mb']:>12} {f['worker_peak_rss_mb']:>19}",
+              flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 11, 4))
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--keep", type=Path, help="write here instead of a temporary folder")
+    parser.add_argument("--tmp", help="where the temporary folder goes (default: the system's)")
+    parser.add_argument("--flatness", metavar="DAYS,DAYS,...", help="peak memory for each range length")
+    parser.add_argument("--quiet", action="store_true", help="only the summary line")
     args = parser.parse_args()
-    out = args.keep or Path(tempfile.mkdtemp(prefix="parkdw-bench-"))
-    cfg = SimulationConfig(args.start, args.start + timedelta(days=args.days - 1), scale=args.scale)
-    started = time.perf_counter()
-    totals = simulate(cfg, out, progress=lambda day, t: print(
-        f"  {day}: {t['orders']:>7} orders, {time.perf_counter() - started:6.1f}s elapsed", flush=True))
-    seconds = time.perf_counter() - started
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"days={totals['days']} orders={totals['orders']} seconds={seconds:.1f} "
-          f"orders_per_second={totals['orders'] / seconds:,.0f} output_mb={size / 2**20:.0f} peak_rss_mb={peak_mb:.0f}")
-    if not args.keep:
-        shutil.rmtree(out)
+    flatness(args) if args.flatness else run(args)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -68,7 +69,7 @@ def cmd_demo(args) -> int:
     print(f"[2/5] simulating partner feeds {cfg.start}..{cfg.end} (seed {cfg.seed}, scale {cfg.scale}) "
           f"into {settings.landing_dir}", flush=True)
     shutil.rmtree(settings.landing_dir, ignore_errors=True)
-    totals = simulate(cfg, settings.landing_dir,
+    totals = simulate(cfg, settings.landing_dir, workers=args.workers,
                       progress=lambda day, t: print(f"      {day}: {t['orders']} orders", flush=True))
     print(f"      {totals['orders']} orders, {totals['released_inventories']} released declarations")
 
@@ -120,7 +121,8 @@ def cmd_simulate(args) -> int:
 
     cfg = SimulationConfig(args.start, args.end, seed=args.seed, scale=args.scale, scenario=args.scenario,
                            defects=DefectRates.none() if args.no_defects else DefectRates())
-    totals = simulate(cfg, args.out, progress=lambda day, t: print(f"{day}: {t['orders']} orders", flush=True))
+    totals = simulate(cfg, args.out, workers=args.workers,
+                      progress=lambda day, t: print(f"{day}: {t['orders']} orders", flush=True))
     print(f"wrote {totals['days']} days, {totals['orders']} orders to {args.out}")
     return 0
 
@@ -209,8 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--start", type=_date, default=start, help=f"first day (default {start})")
         p.add_argument("--end", type=_date, default=end, help=f"last day, inclusive (default {end})")
         p.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
-        p.add_argument("--scale", type=float, default=0.01, help="volume scale; 1.0 is about 1M orders a month")
+        p.add_argument("--scale", type=float, default=0.01, help="volume scale; 1.0 is about 1.5M orders a month mid-period")
         p.add_argument("--scenario", choices=["on-track", "ahead", "behind"], default="on-track")
+        p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="processes generating days in parallel (default: one per CPU; same files)")
 
     p = sub.add_parser("demo", help="run the whole pipeline over a simulated period through Airflow")
     add_period(p, DEMO_START, DEMO_END)

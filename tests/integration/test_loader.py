@@ -208,6 +208,41 @@ def test_reference_feeds_load_and_reject_rows_missing_required_fields(conn, land
     assert result.loaded == 0 and result.quarantined == 1
 
 
+def test_country_reference_lands_with_counts_memberships_and_lineage(conn, clean_landing):
+    cfg, out = clean_landing
+    summary = ingest_partner(conn, "reference", out)
+    conn.commit()
+    assert summary.count("quarantined") == 0
+    # One snapshot a day, every customs country in each.
+    files = sorted((out / "reference" / "countries").glob("*/countries.csv"))
+    assert [f.parent.name for f in files] == ["2024-11-10", "2024-11-11"]
+    per_file = len(files[0].read_text(encoding="utf-8").splitlines()) - 1
+    assert per_file == 243
+    batches = [(b.source.split("/")[-2], b.status) for b in summary.batches if b.feed == "countries"]
+    assert batches == [("2024-11-10", "loaded"), ("2024-11-11", "loaded")]
+    assert conn.execute("select count(*), count(distinct customs_code) from raw.reference_country").fetchone() == (
+        2 * per_file, per_file)
+    day = conn.execute("""
+        select string_agg(customs_code, ',' order by customs_code) filter (where asean_member = 'Y'),
+               count(*) filter (where rcep_member = 'Y'),
+               count(*) filter (where bri_member = 'Y'),
+               max(bri_valid_from || '/' || bri_valid_to) filter (where iso_alpha2 = 'IT'),
+               max(bri_member) filter (where iso_alpha2 = 'PA')
+        from raw.reference_country where as_of = '2024-11-11'""").fetchone()
+    # ASEAN's ten, Brunei 105 to Vietnam 141 (Timor-Leste 144 joins 2025-10); all 15 RCEP parties in
+    # force; Belt and Road: 152 signatories less Colombia (2025-05) and Italy, which signed and left.
+    assert day == ("105,106,107,112,119,122,129,132,136,141", 15, 150, "2019-03-23/2023-12-01", "Y")
+    # Lineage: each row names its batch, file, checksum and record number, and the audit reconciles.
+    bad = conn.execute("""
+        select count(*) from raw.reference_country r
+        join audit.load_batch b on b.source_sha256 = r._source_sha256 and b.status = 'loaded'
+        where r._batch_id <> b.batch_id or r._source <> b.source or r._record_no not between 1 and %s""",
+        (per_file,)).fetchone()[0]
+    assert bad == 0
+    assert conn.execute("select sum(records_received), sum(records_loaded) from audit.load_batch "
+                        "where feed = 'countries' and status = 'loaded'").fetchone() == (2 * per_file, 2 * per_file)
+
+
 def test_settlement_files_land_with_exact_decimal_totals(conn, clean_landing):
     cfg, out = clean_landing
     summary = ingest_partner(conn, "payments", out)

@@ -13,6 +13,7 @@ from parkdw.sandbox import world
 from parkdw.ceb.reader import read_ceb_file
 from parkdw.ingest.records import Rejected, SourceRejected
 from parkdw.sandbox.generate import DefectRates, SimulationConfig, load_defects, rate_for, simulate
+from parkdw.sandbox.holidays import is_business_day
 
 
 def tree_digest(root) -> dict[str, str]:
@@ -41,6 +42,13 @@ def test_same_seed_same_bytes_and_subranges_match(tmp_path):
     other_seed = SimulationConfig(date(2024, 6, 18), date(2024, 6, 18), seed=4, scale=0.002)
     simulate(other_seed, tmp_path / "d")
     assert tree_digest(tmp_path / "d") != c
+
+
+def test_days_generated_in_parallel_processes_give_the_same_bytes(tmp_path):
+    cfg = SimulationConfig(date(2024, 11, 10), date(2024, 11, 12), seed=9, scale=0.002)
+    simulate(cfg, tmp_path / "one")
+    simulate(cfg, tmp_path / "two", workers=2)
+    assert tree_digest(tmp_path / "one") == tree_digest(tmp_path / "two")
 
 
 def test_without_defects_every_customs_file_validates_against_the_official_xsd(tmp_path):
@@ -107,3 +115,34 @@ def test_truth_value_is_the_released_lines_at_the_fx_of_the_export_date(tmp_path
                 total += (Decimal(line.findtext("c:totalPrice", namespaces=ns)) * rate_for(date(2024, 11, 10), iso)).quantize(Decimal("0.01"))
     assert total == Decimal(truth["released_value_cny"]) and total > 0
     assert rate_for(date(2024, 11, 10), "USD") == rate_for(date(2024, 11, 8), "USD")
+
+
+def test_country_snapshots_show_memberships_as_known_on_their_day(tmp_path):
+    from parkdw.ingest.feeds import COUNTRIES
+    from parkdw.sandbox.countries import snapshot, write_countries
+
+    def by_iso(day):
+        return {r[1]: dict(zip(COUNTRIES.columns, r)) for r in snapshot(day)}
+
+    before, after = by_iso(date(2025, 1, 31)), by_iso(date(2025, 10, 26))
+    assert (before["PA"]["bri_member"], before["PA"]["bri_valid_to"]) == ("Y", "")
+    assert (after["PA"]["bri_member"], after["PA"]["bri_valid_to"]) == ("N", "2025-02-01")
+    assert (before["CO"]["bri_member"], after["CO"]["bri_valid_from"]) == ("N", "2025-05-14")
+    assert (before["ID"]["rcep_member"], before["ID"]["rcep_in_force_since"]) == ("Y", "2023-01-02")
+    assert by_iso(date(2022, 12, 31))["ID"]["rcep_member"] == "N"  # in force for Indonesia from 2023-01-02
+    assert after["SG"]["region"] == "Asia" and after["SG"]["rcep_in_force_since"] == "2022-01-01"
+    assert write_countries(tmp_path, date(2025, 1, 31)) == len(snapshot(date(2025, 1, 31))) == 243
+    written = (tmp_path / "reference" / "countries" / "2025-01-31" / "countries.csv").read_text(encoding="utf-8")
+    assert written.splitlines()[0] == ",".join(COUNTRIES.columns)
+
+
+def test_fx_follows_the_official_holiday_calendar_with_make_up_working_days(tmp_path):
+    # Spring Festival 2024: off 02-10..02-17; Sunday 02-18 was a working day.
+    simulate(SimulationConfig(date(2024, 2, 18), date(2024, 2, 19), seed=1, scale=0.0005,
+                              defects=DefectRates.none()), tmp_path)
+    published = sorted(p.name for p in (tmp_path / "reference" / "fx").iterdir())
+    # The week's lookback falls in the holiday, so it reaches back to its last business day (Friday 02-09).
+    assert published == ["2024-02-09", "2024-02-18", "2024-02-19"]
+    assert rate_for(date(2024, 2, 17), "USD") == rate_for(date(2024, 2, 9), "USD")
+    assert rate_for(date(2024, 2, 18), "USD") != rate_for(date(2024, 2, 9), "USD")
+    assert not is_business_day(date(2025, 10, 8)) and is_business_day(date(2025, 10, 11))  # Saturday, make-up

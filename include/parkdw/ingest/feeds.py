@@ -64,6 +64,19 @@ FX = CsvFeed(
     pattern="cny_central_parity*.csv",
 )
 
+COUNTRIES = CsvFeed(
+    name="countries",
+    table="reference_country",
+    columns=(
+        "customs_code", "iso_alpha2", "iso_alpha3", "iso_numeric", "name_en", "name_zh", "region",
+        "asean_member", "asean_since", "rcep_member", "rcep_in_force_since",
+        "bri_member", "bri_valid_from", "bri_valid_to", "bri_confidence", "as_of",
+    ),
+    required=("customs_code", "name_zh", "region", "asean_member", "rcep_member", "bri_member"),
+    key="customs_code",
+    pattern="countries*.csv",
+)
+
 SETTLEMENTS = CsvFeed(
     name="payments",
     table="payment_settlement",
@@ -124,13 +137,14 @@ FEEDS: dict[str, tuple[CsvFeed | CebFeed, str]] = {
     "customs": (CUSTOMS, "customs"),
     "registry": (REGISTRY, "reference/registry"),
     "fx": (FX, "reference/fx"),
+    "countries": (COUNTRIES, "reference/countries"),
     "payments": (SETTLEMENTS, "payments"),
 }
 
 # The CLI/DAG partner names and the feeds each one covers.
 PARTNERS: dict[str, tuple[str, ...]] = {
     "customs": ("customs",),
-    "reference": ("registry", "fx"),
+    "reference": ("registry", "fx", "countries"),
     "payments": ("payments",),
 }
 
@@ -142,7 +156,7 @@ def all_raw_tables() -> dict[str, list[str]]:
         tables[kind.head_table] = spec.head_columns(kind)
         if kind.line:
             tables[kind.line_table] = spec.line_columns(kind)
-    for feed in (REGISTRY, FX, SETTLEMENTS, TRACKING):
+    for feed in (REGISTRY, FX, COUNTRIES, SETTLEMENTS, TRACKING):
         tables[feed.table] = list(feed.columns)
     return tables
 

@@ -8,6 +8,7 @@ Layout (one folder per partner and delivery day, as the partners deliver):
   _sandbox/tracking/YYYY-MM-DD.jsonl                  (tracking events the sandbox API serves)
   reference/registry/YYYY-MM-DD/park_enterprises.csv  (the registry snapshot of that day)
   reference/fx/YYYY-MM-DD/cny_central_parity.csv      (business days only)
+  reference/countries/YYYY-MM-DD/countries.csv        (the country reference as known that day)
   _truth/YYYY-MM-DD.json                              (what the origin day's documents imply)
   _manifest/defects_YYYY-MM-DD.jsonl                  (every defect injected on purpose)
 
@@ -22,23 +23,28 @@ import csv
 import hashlib
 import json
 import math
-import uuid
+import multiprocessing
+from bisect import bisect
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache, partial
+from itertools import accumulate
 from pathlib import Path
 
-from parkdw.ceb.writer import render_message
-from parkdw.sandbox import payments, tracking, world
+from parkdw.ceb.writer import assemble_message, render_document
+from parkdw.sandbox import countries, payments, tracking, world
+from parkdw.sandbox.holidays import is_business_day
 
 FEN = Decimal("0.01")
 BATCH = 100  # documents per CEB message (the spec's maximum)
-BASE_ORDERS_PER_DAY = 33_000  # at scale 1, mid-period (about 1 million orders a month)
+# Orders a day at scale 1 before the ramp (x0.35 at the opening to x2.6 at the end): mid-period,
+# about 48,000 a day or 1.5 million a month.
+BASE_ORDERS_PER_DAY = 33_000
 SCENARIO_FACTOR = {"on-track": 1.0, "ahead": 1.35, "behind": 0.6}
 TRADE_MODES = (("9610", 0.88), ("9710", 0.03), ("9810", 0.08), ("1210", 0.01))
 FX_PAIRS = {"USD": Decimal("7.1000"), "EUR": Decimal("7.7500"), "SGD": Decimal("5.3000"), "100JPY": Decimal("4.9000")}
-HOLIDAYS = {date(2024, 10, 1), date(2024, 10, 2), date(2024, 10, 3), date(2025, 1, 1)}
 RELEASED = "800"
 # Calibrates the on-track scenario to about 16 billion yuan over the five years at scale 1.
 PRICE_LEVEL = Decimal("0.43")
@@ -83,12 +89,13 @@ class SimulationConfig:
     defects: DefectRates = field(default_factory=DefectRates)
 
 
+_UUID4 = (~(0xC000 << 48) & ~(0xF000 << 64), (0x8000 << 48) | (4 << 76))  # version and variant bits
+
+
 def _guid(rng) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper()
-
-
-def is_business_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in HOLIDAYS
+    """str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper(), without building the object."""
+    h = "%032X" % (rng.getrandbits(128) & _UUID4[0] | _UUID4[1])
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @lru_cache(maxsize=4096)
@@ -149,28 +156,47 @@ def _chinese_new_year(year: int) -> date | None:
             2026: date(2026, 2, 17), 2027: date(2027, 2, 6)}.get(year)
 
 
-def _pick(rng, items, weights):
-    return rng.choices(items, weights=weights, k=1)[0]
+class _Weighted:
+    """rng.choices(items, weights)[0] with the cumulative weights built once (the same draws)."""
+
+    def __init__(self, items, weights) -> None:
+        self.items, self.cum = tuple(items), list(accumulate(weights))
+        self.total, self.hi = self.cum[-1] + 0.0, len(self.cum) - 1
+
+    def pick(self, rng):
+        return self.items[bisect(self.cum, rng.random() * self.total, 0, self.hi)]
 
 
-def _number(seed: int, kind: str, day: date, index: int, digits: int) -> str:
+_TRADE_MODE = _Weighted([m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES])
+_DESTINATION = _Weighted(world.DESTINATIONS, [x.weight for x in world.DESTINATIONS])
+
+
+def _number(seed: int, kind: str, day_iso: str, index: int, digits: int) -> str:
     """A deterministic document number for (day, index): reusable later without regenerating."""
-    h = hashlib.sha256(f"{seed}|{kind}|{day.isoformat()}|{index}".encode()).digest()
+    h = hashlib.sha256(f"{seed}|{kind}|{day_iso}|{index}".encode()).digest()
     return f"{int.from_bytes(h[:8], 'big') % 10 ** digits:0{digits}d}"
 
 
 def _ts(t: datetime) -> str:
-    return f"{t:%Y%m%d%H%M%S}"
+    return "%04d%02d%02d%02d%02d%02d" % (t.year, t.month, t.day, t.hour, t.minute, t.second)  # strftime is slower
 
 
 class _Day:
-    """Collects one origin day's documents by message type and delivery day, and its truth."""
+    """One origin day's documents by message type and delivery day, and its truth.
+
+    Documents are rendered when emitted and a message file is written as soon as it holds 100,
+    so memory holds at most one unfinished message per (type, delivery day), not the day's
+    documents. Each file draws its guid and file-level defects from its own stream, so what a
+    file holds does not depend on when it is written.
+    """
 
     def __init__(self, day: date, cfg: SimulationConfig, out: Path) -> None:
         self.day, self.cfg, self.out = day, cfg, out
+        self.iso, self.ymd = day.isoformat(), f"{day:%Y%m%d}"  # formatted once: used in every document
         self.rng = world._rng(cfg.seed, "day", day.isoformat())
         self.defect_rng = world._rng(cfg.seed, "defects", day.isoformat())
-        self.messages: dict[tuple[str, date], list[dict]] = {}
+        self.pending: dict[tuple[date, str], list[str]] = {}  # rendered documents not yet in a file
+        self.files: dict[tuple[date, str], int] = {}  # message files written so far
         self.payments: list[dict] = []  # customer payments captured today (the settlement feed)
         self.parcels: list[dict] = []  # parcels released today (the carriers' tracking feed)
         self.defects: list[dict] = []
@@ -187,12 +213,23 @@ class _Day:
         return rate > 0 and self.defect_rng.random() < rate
 
     def emit(self, message_type: str, doc: dict, delivery: date | None = None) -> date:
+        """Queue a document for its message file (rendered now: later changes to `doc` are not seen)."""
         delivery = delivery or self.day
-        self.messages.setdefault((message_type, delivery), []).append(doc)
+        key = (delivery, message_type)
+        docs = self.pending.setdefault(key, [])
+        docs.append(render_document(message_type, doc))
+        if len(docs) == BATCH:
+            _write_message_file(self, key, docs)
+            del self.pending[key]
         return delivery
 
+    def flush(self) -> None:
+        for key in sorted(self.pending):
+            _write_message_file(self, key, self.pending[key])
+        self.pending.clear()
+
     def defect(self, name: str, **detail) -> None:
-        self.defects.append({"defect": name, "origin_day": self.day.isoformat(), **detail})
+        self.defects.append({"defect": name, "origin_day": self.iso, **detail})
 
 
 def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
@@ -202,19 +239,20 @@ def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
     firms = [e for e in world.enterprises(cfg.seed) if e.entry_date <= day]
     exporters = [e for e in firms if e.weight > 0]
     _write_registry(day, cfg, out)
+    countries.write_countries(out, day)
     if is_business_day(day):
         _write_fx(day, out)
     if exporters:
-        weights = [e.weight for e in exporters]
+        firm_of = _Weighted(exporters, [e.weight for e in exporters])
         previous_order_nos: list[tuple[str, str]] = []
         consignments: dict[str, list[dict]] = {}
         summaries: dict[str, list[dict]] = {}
         for index in range(orders_on(day, cfg)):
-            _one_order(d, index, _pick(rng, exporters, weights), previous_order_nos, consignments, summaries)
+            _one_order(d, index, firm_of.pick(rng), previous_order_nos, consignments, summaries)
         _bill_lists(d, consignments)
         _summaries(d, summaries)
         _orphans(d)
-    _write_messages(d)
+    d.flush()
     d.truth["settlements"] = payments.write_settlements(out, day, cfg.seed, d.payments)["total"]
     d.truth["tracking_events"] = tracking.write_day_events(out, day, cfg.seed, d.parcels)
     manifest_dir = out / "_manifest"
@@ -228,22 +266,22 @@ def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
 
 def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summaries) -> None:
     rng, day, cfg = d.rng, d.day, d.cfg
-    trade_mode = _pick(rng, [m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES])
-    dest = _pick(rng, world.DESTINATIONS, [x.weight for x in world.DESTINATIONS])
+    trade_mode = _TRADE_MODE.pick(rng)
+    dest = _DESTINATION.pick(rng)
     platform = rng.choice(world.PLATFORMS)
     currency, iso = ("502", "USD") if trade_mode in ("9710", "9810") else ("142", "CNY")
     size = {"9610": 1, "1210": 1, "9710": 3, "9810": 4}[trade_mode]
-    order_no = f"{platform[0][-3:]}{day:%Y%m%d}{_number(cfg.seed, 'order', day, index, 10)}"
+    order_no = f"{platform[0][-3:]}{d.ymd}{_number(cfg.seed, 'order', d.iso, index, 10)}"
     if previous_order_nos and d.chance("order_no_reuse"):
         reused_no, other_platform = rng.choice(previous_order_nos)
         candidates = [p for p in world.PLATFORMS if p[0] != other_platform]
         platform, order_no = rng.choice(candidates), reused_no
         d.defect("order_no_reuse", order_no=order_no, platforms=[other_platform, platform[0]], expect="loaded")
     previous_order_nos.append((order_no, platform[0]))
-    logistics_no = f"YX{_number(cfg.seed, 'parcel', day, index, 13)}"
+    logistics_no = f"YX{_number(cfg.seed, 'parcel', d.iso, index, 13)}"
     if d.chance("logistics_no_reuse"):
         earlier = day - timedelta(days=183)
-        logistics_no = f"YX{_number(cfg.seed, 'parcel', earlier, rng.randrange(5), 13)}"
+        logistics_no = f"YX{_number(cfg.seed, 'parcel', earlier.isoformat(), rng.randrange(5), 13)}"
         d.defect("logistics_no_reuse", logistics_no=logistics_no, first_used=earlier.isoformat(), expect="loaded")
 
     lines = []
@@ -271,7 +309,7 @@ def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summ
     d.truth["orders"] += 1
     pay_time = app_time + timedelta(minutes=rng.randint(1, 15))
     institution = payments.institution_for(cfg.seed, order_no)
-    pay_no = f"P{day:%Y%m%d}{_number(cfg.seed, 'pay', day, index, 12)}"
+    pay_no = f"P{d.ymd}{_number(cfg.seed, 'pay', d.iso, index, 12)}"
     d.emit("CEB403Message", {
         "guid": _guid(rng), "appType": "1", "appTime": _ts(pay_time + timedelta(minutes=2)), "appStatus": "2",
         "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
@@ -303,8 +341,8 @@ def _inventory_doc(d: _Day, guid, firm, platform, trade_mode, dest, currency, or
         "head": {"guid": guid, "appType": "1", "appTime": _ts(app_time), "appStatus": "2",
                  "customsCode": world.CUSTOMS_CODE, "ebpCode": platform[0], "ebpName": platform[1],
                  "orderNo": order_no, "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1],
-                 "logisticsNo": logistics_no, "copNo": f"C{day:%Y%m%d}{rng.getrandbits(36):011d}", "ieFlag": "E",
-                 "portCode": world.PORT_BY_ROUTE[dest.route], "ieDate": f"{day:%Y%m%d}",
+                 "logisticsNo": logistics_no, "copNo": f"C{d.ymd}{rng.getrandbits(36):011d}", "ieFlag": "E",
+                 "portCode": world.PORT_BY_ROUTE[dest.route], "ieDate": d.ymd,
                  "statisticsFlag": "A" if trade_mode == "9610" else "B", "agentCode": world.AGENT[0],
                  "agentName": world.AGENT[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
                  "ownerCode": firm.customs_code, "ownerName": firm.name, "tradeMode": trade_mode,
@@ -358,17 +396,20 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
     final_lines = lines
     deleted = False
     inventory_delivery = _delivery(d, "CEB603")
-    d.emit("CEB603Message", doc, inventory_delivery)
     available = inventory_delivery
-    if not customs_rejects and d.chance("wrong_timezone"):
+    # At most one version defect per declaration, drawn in this order.
+    version = None if customs_rejects else next(
+        (name for name in ("wrong_timezone", "resend", "correction", "deletion") if d.chance(name)), None)
+    if version == "wrong_timezone":  # before emitting: the document is rendered then
         doc["head"]["appTime"] = _ts(declared_at - timedelta(hours=8))
         d.defect("wrong_timezone", guid=guid, message="CEB603", field="appTime", value=doc["head"]["appTime"],
                  expect="loaded")
-    elif not customs_rejects and d.chance("resend"):
+    d.emit("CEB603Message", doc, inventory_delivery)
+    if version == "resend":
         resend_day = day + timedelta(days=rng.randint(0, 1))
         d.emit("CEB603Message", doc, resend_day)
         d.defect("resend", guid=guid, message="CEB603", delivery_day=resend_day.isoformat(), expect="loaded")
-    elif not customs_rejects and d.chance("correction"):
+    elif version == "correction":
         corrected = json.loads(json.dumps(doc, default=str))
         corrected["head"]["appType"] = "2"
         corrected["head"]["appTime"] = _ts(declared_at + timedelta(minutes=3))
@@ -381,7 +422,7 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
         delivery = d.emit("CEB603Message", corrected, day)
         available = max(available, delivery)
         d.defect("correction", guid=guid, message="CEB603", field="qty", expect="loaded")
-    elif not customs_rejects and d.chance("deletion"):
+    elif version == "deletion":
         removed = json.loads(json.dumps(doc, default=str))
         removed["head"]["appType"] = "3"
         removed["head"]["appTime"] = _ts(declared_at + timedelta(minutes=4))
@@ -391,7 +432,7 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
         d.defect("deletion", guid=guid, message="CEB603", expect="loaded")
 
     reply = {"guid": guid, "agentCode": world.AGENT[0], "copNo": doc["head"]["copNo"],
-             "preNo": f"E{day:%Y%m%d}{rng.getrandbits(28):09d}", "invtNo": f"8000{day:%Y}E{rng.getrandbits(28):09d}",
+             "preNo": f"E{d.ymd}{rng.getrandbits(28):09d}", "invtNo": f"8000{d.ymd[:4]}E{rng.getrandbits(28):09d}",
              "ebcCode": firm.customs_code, "ebpCode": platform[0], "orderNo": order_no,
              "statisticsFlag": doc["head"]["statisticsFlag"]}
     t = declared_at + timedelta(minutes=5)
@@ -533,40 +574,46 @@ def _orphans(d: _Day) -> None:
         d.defect("orphan_waybill", message="CEB505", logistics_no=logistics_no, expect="loaded")
 
 
-def _write_messages(d: _Day) -> None:
-    """Batch documents into messages (<= 100 each), apply file-level defects, write the files."""
-    for (message_type, delivery), docs in sorted(d.messages.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        folder = d.out / "customs" / delivery.isoformat()
-        folder.mkdir(parents=True, exist_ok=True)
-        for n, start in enumerate(range(0, len(docs), BATCH), start=1):
-            xml = render_message(message_type, _guid(d.rng), docs[start:start + BATCH], TRANSFER)
-            name = f"{message_type[:6]}_{d.day:%Y%m%d}_{delivery:%m%d}_{n:04d}"
-            path = folder / f"{name}.xml"
-            data = xml.encode("utf-8")
-            rel = str(path.relative_to(d.out))
-            if d.chance("malformed_file"):
-                if d.rng.random() < 0.5:
-                    bad = data[: len(data) // 2]
-                    kind = "truncated"
-                else:
-                    bad = data.replace(b"http://www.chinaport.gov.cn/ceb", b"http://www.chinaport.gov.cn/cebx", 1)
-                    kind = "wrong_namespace"
-                path.write_bytes(bad)
-                resend = folder / f"{name}_resend.xml"
-                resend.write_bytes(data)  # the partner resends after the exchange reports the error
-                d.defect("malformed_file", file=rel, kind=kind, resent_as=str(resend.relative_to(d.out)),
-                         documents=len(docs[start:start + BATCH]), expect="quarantined_file")
-                continue
-            if d.chance("gbk_file"):
-                text = xml.replace('encoding="UTF-8"', 'encoding="GBK"')
-                if d.rng.random() < 0.3:
-                    text = text.split("\n", 1)[1]  # no declaration at all: the reader must detect GBK
-                data = text.encode("gbk")
-                d.defect("gbk_file", file=rel, expect="loaded")
-            elif d.chance("bom_file"):
-                data = b"\xef\xbb\xbf" + data
-                d.defect("bom_file", file=rel, expect="loaded")
-            path.write_bytes(data)
+def _write_message_file(d: _Day, key: tuple[date, str], docs: list[str]) -> None:
+    """Write one message file of up to 100 documents, with its file-level defects."""
+    delivery, message_type = key
+    n = d.files[key] = d.files.get(key, 0) + 1
+    rng = world._rng(d.cfg.seed, "file", d.day.isoformat(), message_type, delivery.isoformat(), n)
+    rates = d.cfg.defects
+
+    def chance(rate: float) -> bool:
+        return rate > 0 and rng.random() < rate
+
+    folder = d.out / "customs" / delivery.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    xml = assemble_message(message_type, _guid(rng), docs, TRANSFER)
+    name = f"{message_type[:6]}_{d.day:%Y%m%d}_{delivery:%m%d}_{n:04d}"
+    path = folder / f"{name}.xml"
+    data = xml.encode("utf-8")
+    rel = str(path.relative_to(d.out))
+    if chance(rates.malformed_file):
+        if rng.random() < 0.5:
+            bad = data[: len(data) // 2]
+            kind = "truncated"
+        else:
+            bad = data.replace(b"http://www.chinaport.gov.cn/ceb", b"http://www.chinaport.gov.cn/cebx", 1)
+            kind = "wrong_namespace"
+        path.write_bytes(bad)
+        resend = folder / f"{name}_resend.xml"
+        resend.write_bytes(data)  # the partner resends after the exchange reports the error
+        d.defect("malformed_file", file=rel, kind=kind, resent_as=str(resend.relative_to(d.out)),
+                 documents=len(docs), expect="quarantined_file")
+        return
+    if chance(rates.gbk_file):
+        text = xml.replace('encoding="UTF-8"', 'encoding="GBK"')
+        if rng.random() < 0.3:
+            text = text.split("\n", 1)[1]  # no declaration at all: the reader must detect GBK
+        data = text.encode("gbk")
+        d.defect("gbk_file", file=rel, expect="loaded")
+    elif chance(rates.bom_file):
+        data = b"\xef\xbb\xbf" + data
+        d.defect("bom_file", file=rel, expect="loaded")
+    path.write_bytes(data)
 
 
 def _write_registry(day: date, cfg: SimulationConfig, out: Path) -> None:
@@ -592,26 +639,41 @@ def _write_fx(day: date, out: Path) -> None:
             w.writerow([day.isoformat(), f"{pair}/CNY", str(rate)])
 
 
-def simulate(cfg: SimulationConfig, out: Path, progress=None) -> dict:
-    """Generate every day in [start, end]; FX starts a week early so weekend lookups resolve."""
+def simulate(cfg: SimulationConfig, out: Path, progress=None, workers: int = 1) -> dict:
+    """Generate every day in [start, end]; FX starts a week early (further back to a business day)
+    so that lookups on days without a parity resolve, even after a long holiday.
+
+    With workers > 1 the days are generated in that many processes: a day depends only on the
+    seed and the day, so the files are the same as from one process; truth and progress still
+    come in day order.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    for back in range(7, 0, -1):
-        day = cfg.start - timedelta(days=back)
+    day = cfg.start - timedelta(days=7)
+    while not is_business_day(day):
+        day -= timedelta(days=1)
+    while day < cfg.start:
         if is_business_day(day):
             _write_fx(day, out)
+        day += timedelta(days=1)
     totals = {"days": 0, "orders": 0, "released_inventories": 0, "released_value_cny": Decimal(0), "defects": 0}
     truth_dir = out / "_truth"
     truth_dir.mkdir(exist_ok=True)
-    day = cfg.start
-    while day <= cfg.end:
-        truth = simulate_day(day, cfg, out)
-        (truth_dir / f"{day.isoformat()}.json").write_text(json.dumps(truth, default=str, indent=1, sort_keys=True))
-        totals["days"] += 1
-        for k in ("orders", "released_inventories", "released_value_cny", "defects"):
-            totals[k] += truth[k]
-        if progress:
-            progress(day, truth)
-        day += timedelta(days=1)
+    days = [cfg.start + timedelta(days=n) for n in range((cfg.end - cfg.start).days + 1)]
+    one_day = partial(simulate_day, cfg=cfg, out=out)
+    with ExitStack() as stack:
+        if workers > 1 and len(days) > 1:
+            # spawn, not fork: the caller may hold threads or connections (Airflow, psycopg).
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(min(workers, len(days))))
+            truths = pool.imap(one_day, days)
+        else:
+            truths = map(one_day, days)
+        for day, truth in zip(days, truths):
+            (truth_dir / f"{day.isoformat()}.json").write_text(json.dumps(truth, default=str, indent=1, sort_keys=True))
+            totals["days"] += 1
+            for k in ("orders", "released_inventories", "released_value_cny", "defects"):
+                totals[k] += truth[k]
+            if progress:
+                progress(day, truth)
     return totals
 
 

@@ -28,7 +28,7 @@ from itertools import accumulate
 from pathlib import Path
 
 # generate is referenced at call time, so it may itself import this module to write the payments feed.
-from parkdw.sandbox import generate, world
+from parkdw.sandbox import generate, holidays, world
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -101,7 +101,7 @@ def currency_for(seed: int, order_no: str, inst: PaymentInstitution) -> str:
 @lru_cache(maxsize=4096)
 def next_business_day(day: date) -> date:
     day += timedelta(days=1)
-    while not generate.is_business_day(day):
+    while not holidays.is_business_day(day):
         day += timedelta(days=1)
     return day
 
@@ -117,7 +117,7 @@ def settlement_date(inst: PaymentInstitution, day: date, lag: int) -> date:
 
 def _settling_on_or_after(inst: PaymentInstitution, day: date) -> date:
     if inst.business_days:
-        while not generate.is_business_day(day):
+        while not holidays.is_business_day(day):
             day += timedelta(days=1)
     return day
 

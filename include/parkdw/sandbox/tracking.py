@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import uuid
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_string
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from string import ascii_uppercase
@@ -101,38 +101,54 @@ def _recording_lag(rng: random.Random) -> timedelta:
 
 
 def _event_id(seed: int, key: str) -> str:
-    digest = hashlib.sha256(f"{seed}|tracking-event|{key}".encode()).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))
+    """A version-4 UUID string from the key's digest (as uuid.UUID(bytes=..., version=4) spells it)."""
+    b = bytearray(hashlib.sha256(f"{seed}|tracking-event|{key}".encode()).digest()[:16])
+    b[6] = b[6] & 0x0F | 0x40
+    b[8] = b[8] & 0x3F | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_ZONES = {code: ZoneInfo(name) for code, name in TIME_ZONES.items()}
+_MINUTE = timedelta(minutes=1)
+
+
+def _json(value: str | None) -> str:
+    return "null" if value is None else _json_string(value)
 
 
 class _Events:
-    """Collects the events of one parcel or consignment, each stamped in its location's local time."""
+    """Collects the events of one parcel or consignment, each stamped in its location's local time.
+
+    An event is kept as (updated_at, event_id, JSON line): the line is what the feed file holds,
+    spelt as json.dumps(event, sort_keys=True, separators=(",", ":")) would, but formatted once.
+    """
 
     def __init__(self, seed: int, rng: random.Random, consignment_no: str, logistics_no: str | None,
                  container_no: str | None):
         self.seed, self.rng = seed, rng
-        self.consignment_no, self.logistics_no, self.container_no = consignment_no, logistics_no, container_no
-        self.items: list[dict] = []
+        self.logistics_no = logistics_no
+        self.owner = logistics_no or consignment_no
+        self.ids = (f'{{"consignment_no":{_json(consignment_no)},"container_no":{_json(container_no)},'
+                    '"description":')
+        self.logistics_json = _json(logistics_no)
+        self.items: list[tuple[str, str, str]] = []
 
     def add(self, kind: str, code: str, at: datetime, location: str, mode: str, description: str,
             vehicle: tuple[str, str] | None = None) -> datetime:
         at = at.astimezone(timezone.utc)
-        owner = self.logistics_no or self.consignment_no
-        self.items.append({
-            "event_id": _event_id(self.seed, f"{owner}|{len(self.items)}|{code}"),
-            "event_kind": kind,
-            "event_code": code,
-            "event_time": at.astimezone(ZoneInfo(TIME_ZONES[location])).isoformat(timespec="seconds"),
-            "location": location,
-            "logistics_no": self.logistics_no,
-            "consignment_no": self.consignment_no,
-            "container_no": self.container_no,
-            "transport_mode": mode,
-            "vehicle_name": vehicle[0] if vehicle else None,
-            "voyage_no": vehicle[1] if vehicle else None,
-            "description": description,
-            "updated_at": (at + _recording_lag(self.rng)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        })
+        event_id = _event_id(self.seed, f"{self.owner}|{len(self.items)}|{code}")
+        # Times are whole seconds throughout, so isoformat() has no fraction and its first 19
+        # characters are the UTC time.
+        updated_at = (at + _recording_lag(self.rng)).isoformat()[:19] + "Z"
+        local = at.astimezone(_ZONES[location]).isoformat()
+        vehicle_name, voyage_no = vehicle if vehicle else (None, None)
+        line = (f'{self.ids}{_json_string(description)},"event_code":{_json_string(code)},'
+                f'"event_id":"{event_id}","event_kind":{_json_string(kind)},"event_time":"{local}",'
+                f'"location":{_json_string(location)},"logistics_no":{self.logistics_json},'
+                f'"transport_mode":{_json_string(mode)},"updated_at":"{updated_at}",'
+                f'"vehicle_name":{_json(vehicle_name)},"voyage_no":{_json(voyage_no)}}}')
+        self.items.append((updated_at, event_id, line))
         return at
 
 
@@ -144,7 +160,7 @@ class _Consignment:
     arrival_mode: str  # how they reach the port of destination: sea, rail, road or air
     depart: datetime  # leaves Chongqing
     available: datetime  # out of the terminal or aircraft at the destination, ready for customs
-    events: tuple[dict, ...]
+    events: tuple[tuple[str, str, str], ...]  # (updated_at, event_id, JSON line)
 
 
 def _container_no(rng: random.Random) -> str:
@@ -224,7 +240,7 @@ def _consignment(seed: int, day: date, route: str, pod: str) -> _Consignment:
     return _Consignment(consignment_no, container, "rail", "road", depart, truck, tuple(ev.items))
 
 
-def _parcel_events(seed: int, parcel: dict, consignment: _Consignment) -> list[dict]:
+def _parcel_events(seed: int, parcel: dict, consignment: _Consignment) -> list[tuple[str, str, str]]:
     """One waybill's item events, in time order (each at least a minute after the previous)."""
     no = parcel["logistics_no"]
     released = parcel["released_at"]
@@ -238,7 +254,7 @@ def _parcel_events(seed: int, parcel: dict, consignment: _Consignment) -> list[d
 
     def step(code: str, at: datetime, location: str, mode: str, description: str) -> datetime:
         nonlocal last
-        last = ev.add("parcel", code, max(at, last + timedelta(minutes=1)), location, mode, description)
+        last = ev.add("parcel", code, max(at, last + _MINUTE), location, mode, description)
         return last
 
     step("EMA", released + _hours(rng, 0.5, 3), ORIGIN, "road",
@@ -270,8 +286,11 @@ def _sort_key(event: dict) -> tuple[str, str]:
     return event["updated_at"], event["event_id"]
 
 
-def day_events(day: date, seed: int, parcels: list[dict]) -> list[dict]:
-    """The events of the parcels exported on a day, with their consignments', in (updated_at, event_id) order."""
+def day_events(day: date, seed: int, parcels: list[dict]) -> list[tuple[str, str, str]]:
+    """The events of the parcels exported on a day, with their consignments', in (updated_at, event_id) order.
+
+    Each event as (updated_at, event_id, its JSON line).
+    """
     groups: dict[tuple[str, str], list[dict]] = {}
     for p in parcels:
         if p["route"] not in ROUTE_CODES:
@@ -279,13 +298,14 @@ def day_events(day: date, seed: int, parcels: list[dict]) -> list[dict]:
         if p["pod"] not in TIME_ZONES:
             raise ValueError(f"parcel {p['logistics_no']}: unknown port of destination {p['pod']!r}")
         groups.setdefault((p["route"], p["pod"]), []).append(p)
-    events: list[dict] = []
+    events: list[tuple[str, str, str]] = []
     for (route, pod), members in sorted(groups.items()):
         consignment = _consignment(seed, day, route, pod)
         events.extend(consignment.events)
         for p in members:
             events.extend(_parcel_events(seed, p, consignment))
-    return sorted(events, key=_sort_key)
+    events.sort()
+    return events
 
 
 def write_day_events(out: Path, day: date, seed: int, parcels: list[dict]) -> int:
@@ -293,8 +313,8 @@ def write_day_events(out: Path, day: date, seed: int, parcels: list[dict]) -> in
     events = day_events(day, seed, parcels)
     folder = out / TRACKING_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    lines = "".join(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n" for e in events)
-    (folder / f"{day.isoformat()}.jsonl").write_text(lines, encoding="utf-8")
+    with open(folder / f"{day.isoformat()}.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(f"{line}\n" for _, _, line in events)
     return len(events)
 
 
