@@ -9,7 +9,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    indexes=[{'columns': ['match_group']}],  -- the scope's deletes and key lookups
+    indexes=[{'columns': ['match_group']}],
     pre_hook="{{ stage_incremental_scope('match_group', document_match_scope()) }}",
 ) }}
 

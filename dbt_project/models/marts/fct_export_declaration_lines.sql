@@ -12,7 +12,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    indexes=[{'columns': ['inventory_guid']}],  -- the scope's deletes and key lookups
+    indexes=[{'columns': ['inventory_guid']}],
     pre_hook="{{ stage_incremental_scope('inventory_guid', declaration_line_scope()) }}",
 ) }}
 

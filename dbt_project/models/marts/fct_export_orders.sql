@@ -8,7 +8,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    indexes=[{'columns': ['order_guid']}],  -- the scope's deletes and key lookups
+    indexes=[{'columns': ['order_guid']}],
     pre_hook="{{ stage_incremental_scope('order_guid', export_order_scope()) }}",
 ) }}
 
