@@ -115,6 +115,8 @@ select
     f.period_actual,
     f.cumulative_actual,
     f.target_value,
+    f.period_start as target_period_start,
+    f.period_end as target_period_end,
     f.trajectory,
     f.covered_from,
     round(f.target_in_coverage, 2) as target_in_coverage,
