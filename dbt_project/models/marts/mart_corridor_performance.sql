@@ -2,6 +2,7 @@
 -- shipments (released inventory lists), value (the export volume definition) and the customs
 -- lead time from declaration to release, p50 / p90 over shipments.
 -- Extends to order -> delivered lead times when fct_parcel_shipments lands.
+-- depends_on: {{ ref('mart_export_volume_daily') }}  (its reconciliation tests run in this model's build)
 with lines as (
     {{ export_volume_lines() }}
 ),

@@ -2,6 +2,7 @@
 -- and region, Belt and Road partner on the export date, trade mode, HS chapter, and the type of
 -- the enterprise (its registry version valid on the export date). Summing any slice gives the
 -- same total as mart_export_volume_daily (tested per month).
+-- depends_on: {{ ref('mart_export_volume_daily') }}  (its reconciliation tests run in this model's build)
 with lines as (
     {{ export_volume_lines() }}
 )

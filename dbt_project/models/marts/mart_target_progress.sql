@@ -4,8 +4,8 @@
 {%- set trajectory_override = var('target_trajectory', {}) %}
 {%- set target_scale = var('target_scale', {}) %}
 {%- set run_rate_days = var('progress_run_rate_days', 90) | int %}
-{%- set on_track_below = var('progress_on_track_tolerance', 0.10) %}
-{%- set at_risk_below = var('progress_at_risk_tolerance', 0.25) %}
+{%- set on_track_below = var('progress_on_track_tolerance', 0.15) %}
+{%- set at_risk_below = var('progress_at_risk_tolerance', 0.30) %}
 
 with as_of as (
     select {{ progress_as_of_date() }} as as_of_date
