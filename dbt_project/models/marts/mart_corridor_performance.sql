@@ -1,7 +1,8 @@
 -- Per export corridor (dim_logistics_route) and month, and over the whole span to date:
--- shipments (released inventory lists), value (the export volume definition) and the customs
--- lead time from declaration to release, p50 / p90 over shipments.
--- Extends to order -> delivered lead times when fct_parcel_shipments lands.
+-- shipments (released inventory lists), value (the export volume definition), and lead times
+-- p50 / p90 over shipments: customs declaration -> release from the declaration lines, and
+-- release -> departure -> delivery and order -> delivery from fct_parcel_shipments (the
+-- carriers' tracking; null until a shipment reached the milestone).
 -- depends_on: {{ ref('mart_export_volume_daily') }}  (its reconciliation tests run in this model's build)
 with lines as (
     {{ export_volume_lines() }}
@@ -20,12 +21,19 @@ shipments as (
     group by inventory_guid, route_key
 ),
 
+journeys as (
+    select s.*, p.is_delivered, p.hours_released_to_departed, p.hours_departed_to_delivered,
+           p.hours_order_to_delivered
+    from shipments as s
+    left join {{ ref('fct_parcel_shipments') }} as p using (inventory_guid)
+),
+
 grains as (
     select 'month' as period_grain, date_trunc('month', export_date)::date as period_start, s.*
-    from shipments as s
+    from journeys as s
     union all
     select 'to_date', (select min(export_date) from shipments), s.*
-    from shipments as s
+    from journeys as s
 )
 
 select
@@ -44,6 +52,11 @@ select
         as declared_to_released_hours_p50,
     round((percentile_cont(0.9) within group (order by g.declared_to_released_hours))::numeric, 2)
         as declared_to_released_hours_p90,
+    count(*) filter (where g.is_delivered) as delivered_shipments,
+{%- for leg in ['released_to_departed', 'departed_to_delivered', 'order_to_delivered'] %}
+    round((percentile_cont(0.5) within group (order by g.hours_{{ leg }}))::numeric, 2) as {{ leg }}_hours_p50,
+    round((percentile_cont(0.9) within group (order by g.hours_{{ leg }}))::numeric, 2) as {{ leg }}_hours_p90,
+{%- endfor %}
     r.typical_transit_days_min,
     r.typical_transit_days_max
 from grains as g
