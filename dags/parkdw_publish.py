@@ -1,4 +1,4 @@
-"""Publish DAG: after a passed validation, export the marts (CSV + manifest) for BI and partners."""
+"""Publish DAG: after a passed validation, open the marts to BI tools, export them, render the report."""
 
 from airflow.sdk import Asset, dag, task
 
@@ -7,7 +7,7 @@ from parkdw import pipeline
 
 @dag(
     dag_id="parkdw_publish",
-    description="Publish validated marts: exports with a manifest of row counts and checksums.",
+    description="Publish validated marts: BI grants, CSV + Parquet exports with a manifest, the progress report.",
     schedule=[Asset(pipeline.VALIDATED_ASSET_URI)],
     start_date=pipeline.PARK_START,
     catchup=False,
@@ -16,11 +16,20 @@ from parkdw import pipeline
     tags=["parkdw", "publish"],
 )
 def parkdw_publish():
-    @task(outlets=[Asset(pipeline.PUBLISHED_ASSET_URI)])
-    def publish_marts() -> dict:
+    # Every task checks first that the latest marts validation passed.
+    @task
+    def refresh_grants() -> dict:
+        return pipeline.refresh_grants()
+
+    @task
+    def write_exports() -> dict:
         return pipeline.publish()
 
-    publish_marts()
+    @task(outlets=[Asset(pipeline.PUBLISHED_ASSET_URI)])
+    def render_report() -> dict:
+        return pipeline.render_report()
+
+    refresh_grants() >> write_exports() >> render_report()
 
 
 parkdw_publish()

@@ -52,3 +52,12 @@ def screenshot(page: Path | str, out: Path, width: int = 1280, height: int = 200
     if not out.exists() or out.stat().st_size == 0:
         raise RuntimeError(f"Chromium wrote no screenshot for {_url(page)}")
     return out
+
+
+def print_pdf(page: Path | str, out: Path, budget_ms: int = 5000, timeout: float = 120) -> Path:
+    """The rendered page printed to PDF (Chromium's own print, A4 by default)."""
+    subprocess.run([*_base_args(budget_ms), "--no-pdf-header-footer", f"--print-to-pdf={out}", _url(page)],
+                   capture_output=True, text=True, timeout=timeout, check=True)
+    if not out.exists() or out.stat().st_size == 0:
+        raise RuntimeError(f"Chromium wrote no PDF for {_url(page)}")
+    return out

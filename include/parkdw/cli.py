@@ -116,6 +116,18 @@ def cmd_progress(args) -> int:
     return 0
 
 
+def cmd_report_progress(args) -> int:
+    from parkdw import warehouse
+    from parkdw.report.progress import render, render_pdf
+
+    with warehouse.connect() as conn:
+        page = render(conn, args.out)
+    print(f"progress report: {page}")
+    if args.pdf:
+        print(f"PDF: {render_pdf(page, page.with_suffix('.pdf'))}")
+    return 0
+
+
 def cmd_simulate(args) -> int:
     from parkdw.sandbox.generate import DefectRates, SimulationConfig, simulate
 
@@ -222,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("progress", help="print the current progress toward the park's targets")
     p.set_defaults(func=cmd_progress)
+
+    p = sub.add_parser("report", help="render a report from the marts (see `parkdw report progress --help`)")
+    reports = p.add_subparsers(dest="report", required=True, metavar="REPORT")
+    r = reports.add_parser("progress", help="the progress report: self-contained HTML (and PDF with --pdf)")
+    r.add_argument("--out", type=Path, required=True, help="folder to write progress.html into")
+    r.add_argument("--pdf", action="store_true", help="also print it to progress.pdf with headless Chromium")
+    r.set_defaults(func=cmd_report_progress)
 
     p = sub.add_parser("simulate", help="write simulated partner feeds for a date range")
     add_period(p, DEMO_START, DEMO_END)

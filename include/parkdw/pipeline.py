@@ -5,8 +5,6 @@ DAG files in dags/ only wire these together; nothing here imports Airflow at mod
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -114,37 +112,45 @@ def validate(start: datetime | None = None, end: datetime | None = None) -> dict
             "warnings": len(summary.failed_warning)}
 
 
-MART_EXPORTS = ("mart_target_progress", "mart_export_volume_daily", "fct_export_declaration_lines",
-                "dim_enterprise")
+def require_validation_passed(conn) -> str:
+    """The publish gate: raise unless the latest marts validation passed its blocking checks."""
+    from parkdw.quality.validate import latest_marts_validation_passed
+
+    passed, detail = latest_marts_validation_passed(conn)
+    if not passed:
+        raise RuntimeError(f"not publishing: the latest marts validation did not pass ({detail})")
+    return detail
+
+
+def refresh_grants() -> dict:
+    """The BI login role: USAGE on marts, SELECT on its tables (and future ones), nothing else."""
+    from parkdw.publishing import refresh_bi_grants
+
+    with warehouse.connect() as conn:
+        require_validation_passed(conn)
+        return refresh_bi_grants(conn, get_settings().bi_password)
 
 
 def publish(out_dir: Path | None = None) -> dict:
-    """Publish the marts, only after their latest validation passed: CSV exports and a manifest."""
-    from parkdw.quality.validate import latest_marts_validation_passed
+    """Export every mart as CSV and Parquet with a manifest, only after validation passed."""
+    from parkdw.publishing import write_exports
 
     out_dir = out_dir or get_settings().output_dir / "exports"
-    out_dir.mkdir(parents=True, exist_ok=True)
     with warehouse.connect() as conn:
-        passed, detail = latest_marts_validation_passed(conn)
-        if not passed:
-            raise RuntimeError(f"not publishing: the latest marts validation did not pass ({detail})")
-        manifest = {"as_of": datetime.now(timezone.utc).isoformat(timespec="seconds"), "validation": detail,
-                    "tables": {}}
-        for table in MART_EXPORTS:
-            path = out_dir / f"{table}.csv"
-            query = sql.SQL("copy (select * from {}.{} order by 1, 2) to stdout with (format csv, header)").format(
-                sql.Identifier(SCHEMA_MARTS), sql.Identifier(table))
-            digest = hashlib.sha256()
-            with open(path, "wb") as f, conn.cursor().copy(query) as copy:
-                for chunk in copy:
-                    f.write(chunk)
-                    digest.update(chunk)
-            rows = conn.execute(sql.SQL("select count(*) from {}.{}").format(
-                sql.Identifier(SCHEMA_MARTS), sql.Identifier(table))).fetchone()[0]
-            manifest["tables"][table] = {"file": path.name, "rows": rows, "sha256": digest.hexdigest()}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    log.info("published %d marts to %s", len(MART_EXPORTS), out_dir)
+        detail = require_validation_passed(conn)
+        manifest = write_exports(conn, out_dir, detail)
     return {"out_dir": str(out_dir), **{t: m["rows"] for t, m in manifest["tables"].items()}}
+
+
+def render_report(out_dir: Path | None = None) -> dict:
+    """The progress report (self-contained HTML) from the validated marts."""
+    from parkdw.report.progress import render
+
+    out_dir = out_dir or get_settings().output_dir / "reports"
+    with warehouse.connect() as conn:
+        require_validation_passed(conn)
+        path = render(conn, out_dir)
+    return {"report": str(path)}
 
 
 def progress_rows(conn) -> list[dict]:
@@ -153,7 +159,8 @@ def progress_rows(conn) -> list[dict]:
         f"""select metric, metric_label, cumulative_actual, target_value, share_achieved, share_elapsed,
                    expected_cumulative, status, as_of_date
             from {SCHEMA_MARTS}.mart_target_progress
-            where month_start = (select max(month_start) from {SCHEMA_MARTS}.mart_target_progress)
+            where period_grain = 'month'
+              and month_start = (select max(month_start) from {SCHEMA_MARTS}.mart_target_progress)
             order by case metric when 'enterprises_introduced' then 1 when 'startups_incubated' then 2 else 3 end"""
     )
     columns = [c.name for c in cur.description]

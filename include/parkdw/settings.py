@@ -26,6 +26,8 @@ SCHEMA_STAGING = "staging"
 SCHEMA_MARTS = "marts"
 SCHEMA_AUDIT = "audit"
 LAYER_SCHEMAS = (SCHEMA_RAW, SCHEMA_STAGING, SCHEMA_MARTS, SCHEMA_AUDIT)
+# The login role BI tools use: it reads the marts schema and nothing else.
+BI_ROLE = "parkdw_bi"
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,17 @@ class Settings:
     def sandbox_credentials(self) -> tuple[str | None, str | None]:
         """Client credentials the sandbox API server accepts (random ones when unset)."""
         return self._env.get("PARKDW_SANDBOX_CLIENT_ID"), self._env.get("PARKDW_SANDBOX_CLIENT_SECRET")
+
+    # --- BI access -----------------------------------------------------------------------------
+    @property
+    def bi_password(self) -> str | None:
+        """Password of the BI login role (PARKDW_BI_PASSWORD); unset, the role has no password."""
+        return self._env.get("PARKDW_BI_PASSWORD") or None
+
+    def bi_warehouse(self) -> WarehouseParams:
+        """How a BI tool reaches the warehouse: the warehouse's server and database, as the BI role."""
+        wh = self.warehouse()
+        return WarehouseParams(wh.host, wh.port, BI_ROLE, self.bi_password or "", wh.dbname)
 
 
 def sftp_conn_id(partner: str) -> str:

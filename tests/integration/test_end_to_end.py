@@ -70,6 +70,112 @@ def test_publish_wrote_exports_that_match_the_marts(chain, wh):
             "select sum(value_cny) from marts.fct_export_declaration_lines").fetchone()[0]
 
 
+EXPORT_VOLUME_SUMS = {
+    "mart_export_volume_daily": "select sum(export_volume_cny) from marts.mart_export_volume_daily",
+    "mart_export_volume_monthly": "select sum(export_volume_cny) from marts.mart_export_volume_monthly",
+    "mart_enterprise_scorecard": "select sum(exports_to_date_cny) from marts.mart_enterprise_scorecard",
+    "mart_corridor_performance": "select sum(export_volume_cny) from marts.mart_corridor_performance "
+                                 "where period_grain = 'to_date'",
+    "mart_target_progress": "select cumulative_actual from marts.mart_target_progress where metric = "
+                            "'export_volume_cny' and period_grain = 'year' order by period_start desc limit 1",
+}
+
+
+def test_progress_and_drilldowns_agree_with_the_facts(chain, wh):
+    cfg, out, _ = chain
+    expected = expected_progress(cfg, out)["export_volume_cny"]
+    with warehouse.connect(warehouse=wh) as conn:
+        facts = conn.execute("""select sum(value_cny) from marts.fct_export_declaration_lines
+                                where enterprise_key is not null
+                                  and trade_mode_key in ('9610', '9710', '9810', '1210')""").fetchone()[0]
+        totals = {name: conn.execute(q).fetchone()[0] for name, q in EXPORT_VOLUME_SUMS.items()}
+        assert totals == {name: facts for name in EXPORT_VOLUME_SUMS} and facts == expected
+        grains = dict(conn.execute("select period_grain, count(distinct metric) from marts.mart_target_progress "
+                                   "group by 1").fetchall())
+        assert grains == {"month": 3, "quarter": 3, "year": 3}
+        # Every registered enterprise is on the scorecard once; exporters among them have a first export.
+        firms, exporters = conn.execute("select count(*), count(first_export_date) from marts.mart_enterprise_scorecard").fetchone()
+        assert firms == conn.execute("select count(distinct credit_code) from marts.dim_enterprise").fetchone()[0]
+        assert 0 < exporters <= firms
+        p50, p90 = conn.execute("""select min(declared_to_released_hours_p50), min(declared_to_released_hours_p90)
+                                   from marts.mart_corridor_performance""").fetchone()
+        assert 0 < p50 <= p90
+
+
+def test_exports_carry_csv_and_parquet_that_match_the_marts(chain, wh):
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    exports = get_settings().output_dir / "exports"
+    manifest = json.loads((exports / "manifest.json").read_text())
+    assert {"mart_target_progress", "mart_export_volume_daily", "mart_export_volume_monthly",
+            "mart_enterprise_scorecard", "mart_corridor_performance"} <= set(manifest["tables"])
+    assert manifest["data_as_of_date"] == chain[0].end.isoformat()
+    for table, meta in manifest["tables"].items():
+        for file, digest in ((meta["file"], meta["sha256"]), (meta["parquet"]["file"], meta["parquet"]["sha256"])):
+            assert hashlib.sha256((exports / file).read_bytes()).hexdigest() == digest, file
+        parquet = pq.read_table(exports / meta["parquet"]["file"])
+        assert parquet.num_rows == meta["rows"] and parquet.column_names == meta["columns"]
+    monthly = pq.read_table(exports / "mart_export_volume_monthly.parquet").to_pydict()
+    with warehouse.connect(warehouse=wh) as conn:
+        total = conn.execute("select sum(export_volume_cny) from marts.mart_export_volume_daily").fetchone()[0]
+        assert sum(monthly["export_volume_cny"]) == total  # exact decimals, to the fen
+
+
+def test_publish_opened_every_mart_to_the_bi_role_only(chain, wh):
+    from parkdw.settings import BI_ROLE
+
+    with warehouse.connect(warehouse=wh) as conn:
+        rows = conn.execute("""select table_schema, bool_and(has_table_privilege(%s, format('%%I.%%I', table_schema,
+                                      table_name), 'select'))
+                               from information_schema.tables where table_schema in ('raw', 'staging', 'audit', 'marts')
+                                 and table_type = 'BASE TABLE' group by 1""", (BI_ROLE,)).fetchall()
+    assert dict(rows) == {"marts": True, "raw": False, "staging": False, "audit": False}
+
+
+def test_report_shows_the_marts_figures_in_a_browser(chain, wh):
+    from lxml import html as lxml_html
+
+    from parkdw import browser
+
+    report = get_settings().output_dir / "reports" / "progress.html"
+    assert "<script src=" not in report.read_text()  # self-contained: works offline
+    dom = lxml_html.fromstring(browser.rendered_dom(report, budget_ms=10000))
+    assert dom.body.get("data-charts-recorded") == "yes"  # the page's scripts ran
+    with warehouse.connect(warehouse=wh) as conn:
+        progress = {r["metric"]: r for r in progress_rows(conn)}
+        total = conn.execute("select sum(export_volume_cny) from marts.mart_export_volume_daily").fetchone()[0]
+        top = conn.execute("""select country_key, sum(export_volume_cny) from marts.mart_export_volume_monthly
+                              group by 1 order by 2 desc, 1 limit 3""").fetchall()
+        dq_failed = conn.execute("select count(*) from audit.validation_run where not blocking_success").fetchone()[0]
+    kpis = {k.get("data-metric"): k for k in dom.xpath("//*[contains(@class, 'kpi')]")}
+    assert set(kpis) == set(progress)
+    for metric, row in progress.items():
+        kpi = kpis[metric]
+        assert Decimal(kpi.get("data-cumulative-actual")) == row["cumulative_actual"]
+        assert Decimal(kpi.get("data-target-value")) == row["target_value"]
+        assert kpi.get("data-status") == row["status"]
+        assert kpi.xpath(".//*[@class='status']")[0].text_content() == row["status"]
+        unit_cny = metric.endswith("_cny")
+        shown = f"{row['cumulative_actual']:,.2f}" if unit_cny else f"{row['cumulative_actual']:,.0f}"
+        assert kpi.xpath(".//*[@class='actual']")[0].text_content() == shown
+        chart = dom.get_element_by_id(f"chart-{metric}")
+        assert chart.get("data-rendered") == "yes"
+        plotted = json.loads(chart.get("data-trace-last"))["actual (cumulative)"]
+        assert abs(Decimal(str(plotted)) - row["cumulative_actual"]) < Decimal("0.01")
+    corridor_chart = dom.get_element_by_id("chart-corridor-monthly")
+    assert abs(Decimal(str(sum(json.loads(corridor_chart.get("data-trace-sums")).values()))) - total) < Decimal("0.01")
+    assert Decimal(dom.get_element_by_id("export-volume-total").get("data-export-volume-cny")) == total
+    shown_top = [(r.get("data-country"), Decimal(r.get("data-export-volume-cny")))
+                 for r in dom.xpath("//table[@id='top-destinations']/tbody/tr")][:3]
+    assert shown_top == top
+    assert dom.get_element_by_id("as-of").get("data-as-of-date") == chain[0].end.isoformat()
+    assert dom.get_element_by_id("dq").get("data-dq-status") == ("passed" if dq_failed == 0 else "failed")
+    shot = browser.screenshot(report, report.with_suffix(".png"), width=1400, height=1700, budget_ms=10000)
+    assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
+
+
 def test_rerunning_the_chain_leaves_the_warehouse_identical(chain, wh, snapshot_tables):
     cfg, _out, _ = chain
     with warehouse.connect(warehouse=wh) as conn:

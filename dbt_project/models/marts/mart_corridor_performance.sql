@@ -1,0 +1,65 @@
+-- Per export corridor (dim_logistics_route) and month, and over the whole span to date:
+-- shipments (released inventory lists), value (the export volume definition), and lead times
+-- p50 / p90 over shipments: customs declaration -> release from the declaration lines, and
+-- release -> departure -> delivery and order -> delivery from fct_parcel_shipments (the
+-- carriers' tracking; null until a shipment reached the milestone).
+-- depends_on: {{ ref('mart_export_volume_daily') }}  (its reconciliation tests run in this model's build)
+with lines as (
+    {{ export_volume_lines() }}
+),
+
+shipments as (
+    select
+        inventory_guid,
+        route_key,
+        min(export_date) as export_date,
+        count(*) as released_lines,
+        sum(value_cny) as value_cny,
+        sum(value_usd) as value_usd,
+        extract(epoch from max(released_at) - min(declared_at)) / 3600.0 as declared_to_released_hours
+    from lines
+    group by inventory_guid, route_key
+),
+
+journeys as (
+    select s.*, p.is_delivered, p.hours_released_to_departed, p.hours_departed_to_delivered,
+           p.hours_order_to_delivered
+    from shipments as s
+    left join {{ ref('fct_parcel_shipments') }} as p using (inventory_guid)
+),
+
+grains as (
+    select 'month' as period_grain, date_trunc('month', export_date)::date as period_start, s.*
+    from journeys as s
+    union all
+    select 'to_date', (select min(export_date) from shipments), s.*
+    from journeys as s
+)
+
+select
+    g.period_grain,
+    g.period_start,
+    g.route_key,
+    r.route_name,
+    r.corridor,
+    r.international_leg,
+    count(*) as shipments,
+    sum(g.released_lines) as released_lines,
+    sum(g.value_cny) as export_volume_cny,
+    sum(g.value_usd) as export_volume_usd,
+    round(avg(g.declared_to_released_hours)::numeric, 2) as declared_to_released_hours_avg,
+    round((percentile_cont(0.5) within group (order by g.declared_to_released_hours))::numeric, 2)
+        as declared_to_released_hours_p50,
+    round((percentile_cont(0.9) within group (order by g.declared_to_released_hours))::numeric, 2)
+        as declared_to_released_hours_p90,
+    count(*) filter (where g.is_delivered) as delivered_shipments,
+{%- for leg in ['released_to_departed', 'departed_to_delivered', 'order_to_delivered'] %}
+    round((percentile_cont(0.5) within group (order by g.hours_{{ leg }}))::numeric, 2) as {{ leg }}_hours_p50,
+    round((percentile_cont(0.9) within group (order by g.hours_{{ leg }}))::numeric, 2) as {{ leg }}_hours_p90,
+{%- endfor %}
+    r.typical_transit_days_min,
+    r.typical_transit_days_max
+from grains as g
+left join {{ ref('dim_logistics_route') }} as r on r.route_key = g.route_key
+group by g.period_grain, g.period_start, g.route_key, r.route_name, r.corridor, r.international_leg,
+         r.typical_transit_days_min, r.typical_transit_days_max

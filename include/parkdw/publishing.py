@@ -1,0 +1,162 @@
+"""Publishing the validated marts: BI access (a read-only login role) and file exports.
+
+The BI role gets USAGE on the marts schema and SELECT on its tables, nothing on raw, staging or
+audit; default privileges cover the tables dbt creates later (every rebuild makes a new table).
+Exports: each mart as CSV (COPY) and Parquet (pyarrow, exact decimals), with a manifest of row
+counts, sha256 checksums and the data's as-of date.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from parkdw.settings import BI_ROLE, SCHEMA_AUDIT, SCHEMA_MARTS, SCHEMA_RAW, SCHEMA_STAGING
+
+log = logging.getLogger(__name__)
+
+# Besides every mart_* table: the fact and the enterprise dimension partners already read.
+EXTRA_EXPORTS = ("fct_export_declaration_lines", "dim_enterprise")
+PRIVATE_SCHEMAS = (SCHEMA_RAW, SCHEMA_STAGING, SCHEMA_AUDIT)
+FETCH_ROWS = 20_000
+
+
+def refresh_bi_grants(conn: psycopg.Connection, password: str | None, role: str = BI_ROLE) -> dict:
+    """Create or update the BI login role and its grants (idempotent; commits)."""
+    ident = sql.Identifier(role)
+    conn.execute(sql.SQL(
+        "do $$ begin create role {} login; exception when duplicate_object then null; end $$"
+    ).format(ident))
+    if password:
+        # Send a SCRAM verifier, never the clear password (statement logs would keep it).
+        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+        conn.execute(sql.SQL("alter role {} with login password {}").format(ident, sql.Literal(verifier)))
+    else:  # keep whatever password the role has (e.g. set when the warehouse was created)
+        log.warning("PARKDW_BI_PASSWORD is not set: role %s keeps its password, if any", role)
+    dbname = conn.info.dbname
+    conn.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(dbname), ident))
+    for schema in PRIVATE_SCHEMAS:
+        conn.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(schema), ident))
+        conn.execute(sql.SQL("revoke all on all tables in schema {} from {}").format(sql.Identifier(schema), ident))
+    marts = sql.Identifier(SCHEMA_MARTS)
+    conn.execute(sql.SQL("grant usage on schema {} to {}").format(marts, ident))
+    conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(marts, ident))
+    conn.execute(sql.SQL("alter default privileges in schema {} grant select on tables to {}").format(marts, ident))
+    tables = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = %s", (SCHEMA_MARTS,)).fetchone()[0]
+    conn.commit()
+    log.info("BI role %s: select on %d marts tables, default privileges set", role, tables)
+    return {"role": role, "marts_tables": tables, "password_set": bool(password)}
+
+
+def export_tables(conn: psycopg.Connection) -> list[str]:
+    names = [r[0] for r in conn.execute(
+        "select table_name from information_schema.tables where table_schema = %s and table_type = 'BASE TABLE' "
+        "and (table_name like 'mart\\_%%' or table_name = any(%s)) order by 1",
+        (SCHEMA_MARTS, list(EXTRA_EXPORTS))).fetchall()]
+    return names
+
+
+def _columns(conn, table: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = %s and table_name = %s "
+        "order by ordinal_position", (SCHEMA_MARTS, table)).fetchall()
+
+
+def _arrow_schema(conn, table: str, columns: list[tuple[str, str]]):
+    """Arrow types for the table's columns; numerics as exact decimals sized to the data."""
+    import pyarrow as pa
+
+    simple = {"text": pa.string(), "character varying": pa.string(), "integer": pa.int32(),
+              "bigint": pa.int64(), "smallint": pa.int16(), "boolean": pa.bool_(), "date": pa.date32(),
+              "double precision": pa.float64(), "real": pa.float32(),
+              "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+              "timestamp without time zone": pa.timestamp("us")}
+    numeric = [c for c, t in columns if t == "numeric"]
+    sizes = {}
+    if numeric:
+        parts = sql.SQL(", ").join(
+            sql.SQL("coalesce(max(scale({c})), 0), coalesce(max(length(trunc(abs({c}))::text)), 1)").format(
+                c=sql.Identifier(c)) for c in numeric)
+        row = conn.execute(sql.SQL("select {} from {}.{}").format(
+            parts, sql.Identifier(SCHEMA_MARTS), sql.Identifier(table))).fetchone()
+        sizes = {c: (row[2 * i + 1], row[2 * i]) for i, c in enumerate(numeric)}
+    fields = []
+    for name, data_type in columns:
+        if data_type == "numeric":
+            int_digits, scale = sizes[name]
+            kind = pa.decimal128(int_digits + scale, scale) if int_digits + scale <= 38 else pa.string()
+        else:
+            kind = simple.get(data_type, pa.string())
+        fields.append(pa.field(name, kind))
+    return pa.schema(fields)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_csv(conn, table: str, order: sql.Composable, path: Path) -> None:
+    query = sql.SQL("copy (select * from {}.{} order by {}) to stdout with (format csv, header)").format(
+        sql.Identifier(SCHEMA_MARTS), sql.Identifier(table), order)
+    with open(path, "wb") as f, conn.cursor().copy(query) as copy:
+        for chunk in copy:
+            f.write(chunk)
+
+
+def _write_parquet(conn, table: str, order: sql.Composable, columns, path: Path) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _arrow_schema(conn, table, columns)
+    rows = 0
+    with conn.cursor(name=f"export_{table}") as cur, pq.ParquetWriter(path, schema) as writer:
+        cur.execute(sql.SQL("select * from {}.{} order by {}").format(
+            sql.Identifier(SCHEMA_MARTS), sql.Identifier(table), order))
+        while batch := cur.fetchmany(FETCH_ROWS):
+            arrays = []
+            for i, field in enumerate(schema):
+                values = [r[i] for r in batch]
+                if pa.types.is_string(field.type):
+                    values = [None if v is None else str(v) for v in values]
+                arrays.append(pa.array(values, type=field.type))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            rows += len(batch)
+    return rows
+
+
+def write_exports(conn: psycopg.Connection, out_dir: Path, validation: str) -> dict:
+    """Every mart as CSV and Parquet, rows in a stable order, and manifest.json beside them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    conn.commit()  # one snapshot for every file: a transform running meanwhile cannot mix versions
+    conn.execute("set transaction isolation level repeatable read, read only")
+    as_of = conn.execute(sql.SQL("select max(as_of_date) from {}.mart_target_progress").format(
+        sql.Identifier(SCHEMA_MARTS))).fetchone()[0]
+    manifest = {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "data_as_of_date": as_of.isoformat() if as_of else None,
+                "validation": validation, "tables": {}}
+    for table in export_tables(conn):
+        columns = _columns(conn, table)
+        order = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
+        csv_path, parquet_path = out_dir / f"{table}.csv", out_dir / f"{table}.parquet"
+        _write_csv(conn, table, order, csv_path)
+        rows = _write_parquet(conn, table, order, columns, parquet_path)
+        manifest["tables"][table] = {
+            "rows": rows, "columns": [c for c, _ in columns],
+            "file": csv_path.name, "sha256": _sha256(csv_path),
+            "parquet": {"file": parquet_path.name, "sha256": _sha256(parquet_path)},
+        }
+    conn.commit()
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    log.info("exported %d marts (CSV + Parquet) to %s", len(manifest["tables"]), out_dir)
+    return manifest

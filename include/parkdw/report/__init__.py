@@ -1,0 +1,1 @@
+"""Reports rendered from the validated marts (self-contained HTML pages)."""
