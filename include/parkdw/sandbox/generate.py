@@ -408,6 +408,7 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
     if version == "resend":
         resend_day = day + timedelta(days=rng.randint(0, 1))
         d.emit("CEB603Message", doc, resend_day)
+        available = min(available, resend_day)  # whichever copy arrives first completes it
         d.defect("resend", guid=guid, message="CEB603", delivery_day=resend_day.isoformat(), expect="loaded")
     elif version == "correction":
         corrected = json.loads(json.dumps(doc, default=str))
@@ -419,8 +420,9 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
         corrected["lines"][0]["qty"] = str(final_lines[0]["qty"])
         corrected["lines"][0]["qty1"] = str(final_lines[0]["qty"])
         corrected["lines"][0]["totalPrice"] = str(final_lines[0]["total"])
-        delivery = d.emit("CEB603Message", corrected, day)
-        available = max(available, delivery)
+        # The correction is a whole document with the final lines: it alone completes the list,
+        # whether the original arrives before it or (a late file) after it.
+        available = d.emit("CEB603Message", corrected, day)
         d.defect("correction", guid=guid, message="CEB603", field="qty", expect="loaded")
     elif version == "deletion":
         removed = json.loads(json.dumps(doc, default=str))
