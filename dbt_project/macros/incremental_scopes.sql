@@ -30,10 +30,15 @@
     select r.guid from {{ source('customs', 'ceb_inventory_return') }} as r where {{ loaded_since_watermark('r') }}
 {%- endmacro %}
 
-{% macro declaration_line_scope() -%}
+{# Inventory lists whose document or customs replies loaded since the watermark. #}
+{% macro inventory_list_changes() -%}
     select h.guid from {{ source('customs', 'ceb_inventory_head') }} as h where {{ loaded_since_watermark('h') }}
     union all
     {{ inventory_release_scope() }}
+{%- endmacro %}
+
+{% macro declaration_line_scope() -%}
+    {{ inventory_list_changes() }}
     union all
     select h.inventory_guid from {{ ref('stg_customs__inventory_heads') }} as h
     where h.export_date >= {{ fx_revalued_since_watermark() }}
@@ -92,9 +97,7 @@
 {%- endmacro %}
 
 {% macro parcel_shipment_scope() -%}
-    select h.guid from {{ source('customs', 'ceb_inventory_head') }} as h where {{ loaded_since_watermark('h') }}
-    union all
-    {{ inventory_release_scope() }}
+    {{ inventory_list_changes() }}
     union all
     select h.guid
     from {{ source('customs', 'ceb_way_bill_list') }} as b
