@@ -71,11 +71,12 @@
     select {{ order_match_group('r.ebp_code', 'r.order_no') }}
     from {{ source('customs', 'ceb_receipts') }} as r where {{ loaded_since_watermark('r') }}
     union all
-    select {{ order_match_group('h.ebp_code', 'h.order_no') }}
-    from {{ source('customs', 'ceb_inventory_head') }} as h where {{ loaded_since_watermark('h') }}
-    union all
-    select {{ waybill_match_group('h.logistics_code', 'h.logistics_no') }}
-    from {{ source('customs', 'ceb_inventory_head') }} as h where {{ loaded_since_watermark('h') }}
+    -- a new list touches its order's group and can claim an orphan waybill of its number
+    select g.match_group
+    from {{ source('customs', 'ceb_inventory_head') }} as h
+    cross join lateral (values ({{ order_match_group('h.ebp_code', 'h.order_no') }}),
+                               ({{ waybill_match_group('h.logistics_code', 'h.logistics_no') }})) as g (match_group)
+    where {{ loaded_since_watermark('h') }}
     union all
     select {{ order_match_group('h.ebp_code', 'h.order_no') }}
     from {{ source('customs', 'ceb_inventory_return') }} as r

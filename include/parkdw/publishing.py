@@ -8,7 +8,6 @@ counts, sha256 checksums and the data's as-of date.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from parkdw.ingest.landing import sha256_of
 from parkdw.settings import BI_ROLE, SCHEMA_AUDIT, SCHEMA_MARTS, SCHEMA_RAW, SCHEMA_STAGING
 
 log = logging.getLogger(__name__)
@@ -98,14 +98,6 @@ def _arrow_schema(conn, table: str, columns: list[tuple[str, str]]):
     return pa.schema(fields)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_csv(conn, table: str, order: sql.Composable, path: Path) -> None:
     query = sql.SQL("copy (select * from {}.{} order by {}) to stdout with (format csv, header)").format(
         sql.Identifier(SCHEMA_MARTS), sql.Identifier(table), order)
@@ -153,8 +145,8 @@ def write_exports(conn: psycopg.Connection, out_dir: Path, validation: str) -> d
         rows = _write_parquet(conn, table, order, columns, parquet_path)
         manifest["tables"][table] = {
             "rows": rows, "columns": [c for c, _ in columns],
-            "file": csv_path.name, "sha256": _sha256(csv_path),
-            "parquet": {"file": parquet_path.name, "sha256": _sha256(parquet_path)},
+            "file": csv_path.name, "sha256": sha256_of(csv_path),
+            "parquet": {"file": parquet_path.name, "sha256": sha256_of(parquet_path)},
         }
     conn.commit()
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
