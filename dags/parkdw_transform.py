@@ -35,7 +35,7 @@ def parkdw_transform():
         profile_config=_profile,
         execution_config=_execution,
         render_config=_render,
-        operator_args={"install_deps": False},
+        operator_args=transform.operator_args(),
     )
 
     @task(outlets=[Asset(pipeline.MARTS_ASSET_URI)])

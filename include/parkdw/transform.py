@@ -32,15 +32,32 @@ def dbt_environment(wh: WarehouseParams) -> dict[str, str]:
     }
 
 
-def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a dbt command against the project with the warehouse from settings."""
+def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = True, record: bool = True,
+            target_dir: Path | None = None) -> subprocess.CompletedProcess:
+    """Run a dbt command against the project with the warehouse from settings.
+
+    With record=True the call's run_results.json (if it wrote one) goes to audit.dbt_* (also when
+    the command failed: a failed test is history too). target_dir: dbt's --target-path.
+    """
+    from parkdw.quality.dbt_results import record_run_results
+
     settings = get_settings()
     wh = wh or settings.warehouse()
     env = {**os.environ, **dbt_environment(wh)}
+    target = target_dir or settings.dbt_target_dir
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
            "--profiles-dir", str(settings.dbt_project_dir)]
+    if target_dir is not None:
+        cmd += ["--target-path", str(target_dir)]
     log.info("running %s", " ".join(cmd[:3]))
-    return subprocess.run(cmd, cwd=settings.dbt_project_dir, env=env, check=check)
+    results = target / "run_results.json"
+    before = results.stat().st_mtime_ns if results.exists() else None
+    done = subprocess.run(cmd, cwd=settings.dbt_project_dir, env=env)
+    if record and results.exists() and results.stat().st_mtime_ns != before:
+        record_run_results(target, "cli", wh=wh)
+    if check:
+        done.check_returncode()
+    return done
 
 
 def manifest_is_stale() -> bool:
@@ -63,7 +80,7 @@ def ensure_manifest() -> Path:
     settings = get_settings()
     if manifest_is_stale():
         placeholder = WarehouseParams("localhost", 5432, "parse", "parse", "parse")
-        run_dbt(["parse", "--quiet"], wh=placeholder)
+        run_dbt(["parse", "--quiet"], wh=placeholder, record=False)
     return settings.dbt_manifest
 
 
@@ -104,10 +121,19 @@ def cosmos_configs():
     return project, profile, execution, render
 
 
+# Every Cosmos dbt task records its run_results.json in audit.dbt_* (before a failed test fails it).
+RECORD_CALLBACK = "parkdw.quality.dbt_results.record_cosmos_artifacts"
+
+
+def operator_args() -> dict:
+    """Arguments of every Cosmos dbt operator the transform DAG makes."""
+    return {"install_deps": False, "callback": RECORD_CALLBACK}
+
+
 def seed_task(task_id: str = "dbt_seed"):
     """One task loading every seed (the customs code tables, targets) with `dbt seed`."""
     from cosmos.operators.local import DbtSeedLocalOperator
 
     project, profile, _execution, _render = cosmos_configs()
     return DbtSeedLocalOperator(task_id=task_id, project_dir=project.dbt_project_path, profile_config=profile,
-                                install_deps=False)
+                                **operator_args())

@@ -88,6 +88,46 @@ create table if not exists {SCHEMA_AUDIT}.api_request (
     requested_at timestamptz not null default now()
 );
 
+-- One row per dbt invocation (its run_results.json), from Cosmos tasks and `parkdw dbt` alike;
+-- keyed by dbt's invocation id, so recording the same file again changes nothing.
+create table if not exists {SCHEMA_AUDIT}.dbt_invocation (
+    invocation_id   text        primary key,
+    command         text        not null,  -- build, seed, test, run, docs generate...
+    selector        text,                  -- --select / --exclude as given, if any
+    invoked_by      text        not null,  -- airflow:<dag>.<task> or cli
+    airflow_run_id  text,
+    dbt_version     text,
+    started_at      timestamptz,
+    finished_at     timestamptz not null,
+    elapsed_seconds numeric,
+    success         boolean     not null,  -- no node errored or failed
+    nodes           integer     not null,
+    tests           integer     not null,
+    passed          integer     not null,  -- pass / success
+    failed          integer     not null,  -- fail / error / runtime error
+    warned          integer     not null,
+    skipped         integer     not null,
+    recorded_at     timestamptz not null default now()
+);
+
+create table if not exists {SCHEMA_AUDIT}.dbt_node_result (
+    invocation_id   text        not null references {SCHEMA_AUDIT}.dbt_invocation (invocation_id),
+    unique_id       text        not null,
+    resource_type   text        not null,  -- model, test, seed, snapshot...
+    node_name       text,
+    layer           text,                  -- raw (source tests), staging, intermediate, marts, seeds
+    tested_node     text,                  -- tests: the model or source they test
+    severity        text,                  -- tests: error (blocks the build) or warn
+    status          text        not null,  -- pass, fail, warn, error, skipped, success
+    failures        bigint,
+    message         text,
+    execution_seconds numeric,
+    compiled_relation text,
+    started_at      timestamptz,
+    completed_at    timestamptz,
+    primary key (invocation_id, unique_id)
+);
+
 create table if not exists {SCHEMA_AUDIT}.validation_run (
     validation_run_id   bigserial primary key,
     run_key             text        not null,  -- groups the suites of one validate task run

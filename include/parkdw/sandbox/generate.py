@@ -395,7 +395,7 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
     # Versions: resends, corrections (appType=2) and deletions (appType=3).
     final_lines = lines
     deleted = False
-    inventory_delivery = _delivery(d, "CEB603")
+    inventory_delivery = _delivery(d, "CEB603", guid)
     available = inventory_delivery
     # At most one version defect per declaration, drawn in this order.
     version = None if customs_rejects else next(
@@ -487,11 +487,11 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
              "weight": weight})
 
 
-def _delivery(d: _Day, message: str) -> date:
+def _delivery(d: _Day, message: str, guid: str) -> date:
     """Most files arrive the same day; some arrive 1-3 days late (a defect the manifest lists)."""
     if d.chance("late_file"):
         late = d.day + timedelta(days=d.rng.randint(1, 3))
-        d.defect("late_file", message=message, delivery_day=late.isoformat(), expect="loaded")
+        d.defect("late_file", guid=guid, message=message, delivery_day=late.isoformat(), expect="loaded")
         return late
     return d.day
 
