@@ -1,4 +1,8 @@
-"""Validate DAG: Great Expectations suites on raw and marts; blocking failures stop publishing."""
+"""Validate DAG: Great Expectations suites on raw and marts; blocking failures stop publishing.
+
+The auditors' report is rendered after validation whether it passed or failed (a failed blocking
+check must show in it); the last task then fails the run when validation did.
+"""
 
 from airflow.sdk import Asset, dag, get_current_context, task
 
@@ -7,7 +11,7 @@ from parkdw import pipeline
 
 @dag(
     dag_id="parkdw_validate",
-    description="Run the GX suites, record results in audit.*, fail on blocking checks.",
+    description="Run the GX suites, record results in audit.*, render the auditors' report, fail on blocking checks.",
     schedule=[Asset(pipeline.MARTS_ASSET_URI)],
     start_date=pipeline.PARK_START,
     catchup=False,
@@ -21,7 +25,18 @@ def parkdw_validate():
         context = get_current_context()
         return pipeline.validate(context.get("data_interval_start"), context.get("data_interval_end"))
 
-    validate_warehouse()
+    @task(trigger_rule="all_done")
+    def render_audit_report() -> dict:
+        return pipeline.render_audit_report()
+
+    @task
+    def validation_passed() -> str:
+        return pipeline.require_validation_passed_task()
+
+    validated = validate_warehouse()
+    report = render_audit_report()
+    validated >> report
+    [validated, report] >> validation_passed()
 
 
 parkdw_validate()

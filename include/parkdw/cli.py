@@ -104,6 +104,8 @@ def cmd_demo(args) -> int:
         print_progress(conn)
     print(f"  DAG seconds: " + ", ".join(f"{k.removeprefix('parkdw_')}={v:.0f}" for k, v in timings.items()))
     print(f"  outputs: exports in {settings.output_dir / 'exports'}, Airflow logs in {settings.airflow_home / 'logs'}")
+    print(f"  auditors' report (DQ history, quarantine, reconciliation, defect coverage, drill-down, GX and dbt docs): "
+          f"{settings.audit_report_dir / 'index.html'}")
     print(f"done in {time.monotonic() - started:.0f}s")
     return 0
 
@@ -125,6 +127,14 @@ def cmd_report_progress(args) -> int:
     print(f"progress report: {page}")
     if args.pdf:
         print(f"PDF: {render_pdf(page, page.with_suffix('.pdf'))}")
+    return 0
+
+
+def cmd_report_audit(args) -> int:
+    from parkdw import pipeline
+
+    result = pipeline.render_audit_report(args.out, args.landing)
+    print(f"auditors' report: {result['report']}")
     return 0
 
 
@@ -235,8 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("progress", help="print the current progress toward the park's targets")
     p.set_defaults(func=cmd_progress)
 
-    p = sub.add_parser("report", help="render a report from the marts (see `parkdw report progress --help`)")
-    reports = p.add_subparsers(dest="report", required=True, metavar="REPORT")
+    p = sub.add_parser("report", help="the auditors' report from the audit tables (`parkdw report --out DIR`), "
+                                       "or `parkdw report progress`",
+                       description="Without a REPORT: regenerate the auditors' report folder (index.html: DQ per run "
+                                   "and over time, quarantine, reconciliation, freshness, defect coverage, drill-down "
+                                   "to source files, GX Data Docs, dbt docs) from the audit tables.")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder to write the auditors' report into (default: PARKDW_OUTPUT_DIR/audit)")
+    p.add_argument("--landing", type=Path, default=None,
+                   help="landing folder whose sandbox defect manifest the coverage page checks (default: the landing dir)")
+    p.set_defaults(func=cmd_report_audit)
+    reports = p.add_subparsers(dest="report", required=False, metavar="REPORT")
     r = reports.add_parser("progress", help="the progress report: self-contained HTML (and PDF with --pdf)")
     r.add_argument("--out", type=Path, required=True, help="folder to write progress.html into")
     r.add_argument("--pdf", action="store_true", help="also print it to progress.pdf with headless Chromium")

@@ -153,6 +153,24 @@ def render_report(out_dir: Path | None = None) -> dict:
     return {"report": str(path)}
 
 
+def render_audit_report(out_dir: Path | None = None, landing: Path | None = None) -> dict:
+    """The auditors' report folder from the audit tables, whether the latest validation passed or not."""
+    from parkdw.report.audit import render
+
+    settings = get_settings()
+    out_dir = out_dir or settings.audit_report_dir
+    with warehouse.connect() as conn:
+        page = render(conn, out_dir, landing or settings.landing_dir)
+    log.info("auditors' report: %s", page)
+    return {"report": str(page)}
+
+
+def require_validation_passed_task() -> str:
+    """The validate DAG's last task: fail the run when its validation failed (after the report)."""
+    with warehouse.connect() as conn:
+        return require_validation_passed(conn)
+
+
 def progress_rows(conn) -> list[dict]:
     """The latest month's progress per target metric (what `parkdw progress` prints)."""
     cur = conn.execute(

@@ -137,6 +137,11 @@ class Settings:
         return Path(self._env.get("PARKDW_OUTPUT_DIR") or self.home / "outputs")
 
     @property
+    def audit_report_dir(self) -> Path:
+        """Where each run writes the auditors' report (index.html)."""
+        return self.output_dir / "audit"
+
+    @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
 

@@ -32,7 +32,8 @@ dbt as (
         coalesce(n.node_name, n.unique_id) as check_name
     from {{ source('audit', 'dbt_node_result') }} as n
     join {{ source('audit', 'dbt_invocation') }} as i using (invocation_id)
-    where n.resource_type = 'test'
+    -- tests that ran (compile-only commands such as docs generate list tests without running them)
+    where n.resource_type = 'test' and i.command in ('build', 'test', 'retry')
 ),
 
 checks as (
