@@ -4,6 +4,7 @@ import csv
 import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -176,16 +177,197 @@ def test_report_shows_the_marts_figures_in_a_browser(chain, wh):
     assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
 
 
-def test_rerunning_the_chain_leaves_the_warehouse_identical(chain, wh, snapshot_tables):
+@pytest.fixture(scope="module")
+def rerun(chain, wh, snapshot_tables):
+    """The same chain run a second time: tables before and after (the DQ history grows meanwhile)."""
     cfg, _out, _ = chain
     with warehouse.connect(warehouse=wh) as conn:
         before = snapshot_tables(conn)
     airflow_local.run_chain(cfg.start, cfg.end, progress=lambda m: None)
     with warehouse.connect(warehouse=wh) as conn:
         after = snapshot_tables(conn)
+    return before, after
+
+
+def test_rerunning_the_chain_leaves_the_warehouse_identical(rerun, wh):
+    before, after = rerun
+    with warehouse.connect(warehouse=wh) as conn:
         skipped = conn.execute("select count(*) from audit.load_batch where status = 'skipped'").fetchone()[0]
     assert after == before
     assert skipped > 0
+
+
+def test_cosmos_tasks_recorded_their_dbt_results(chain, wh):
+    manifest = json.loads(get_settings().dbt_manifest.read_text())
+    models = {k for k, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+    seeds = {k for k, n in manifest["nodes"].items() if n["resource_type"] == "seed"}
+    with warehouse.connect(warehouse=wh) as conn:
+        recorded = dict(conn.execute("""
+            select n.resource_type, array_agg(distinct n.unique_id) from audit.dbt_node_result n
+            join audit.dbt_invocation i using (invocation_id)
+            where i.invoked_by like 'airflow:parkdw_transform.%%' and n.status in ('success', 'pass')
+            group by 1""").fetchall())
+        tasks = {r[0] for r in conn.execute("select invoked_by from audit.dbt_invocation "
+                                            "where invoked_by like 'airflow:parkdw_transform.%%'").fetchall()}
+        failed, tests = conn.execute("""
+            select count(*) filter (where not success), sum(tests)
+            from audit.dbt_invocation where invoked_by like 'airflow:parkdw_transform.%%'""").fetchone()
+        severities = dict(conn.execute("""select severity, count(*) from audit.dbt_node_result
+                                          where resource_type = 'test' group by 1""").fetchall())
+    # Every model and seed of the project was built by a Cosmos task and recorded, tests beside them.
+    assert set(recorded["model"]) == models and set(recorded["seed"]) == seeds
+    from cosmos.operators.local import DbtLocalBaseOperator
+
+    dag = airflow_local.load_dags()["parkdw_transform"]
+    assert tasks == {f"airflow:parkdw_transform.{t.task_id}" for t in dag.tasks if isinstance(t, DbtLocalBaseOperator)}
+    assert failed == 0
+    assert tests == len(recorded["test"]) > 100 and set(severities) <= {"error", "warn"}
+
+
+def test_recording_dbt_results_is_idempotent(chain, wh):
+    from parkdw.cli import main
+    from parkdw.quality.dbt_results import record_run_results
+
+    def counts(conn):
+        return conn.execute("select (select count(*) from audit.dbt_invocation), "
+                            "(select count(*) from audit.dbt_node_result)").fetchone()
+
+    with warehouse.connect(warehouse=wh) as conn:
+        before = counts(conn)
+    assert main(["dbt", "test", "--select", "mart_dq_quarantine", "--quiet"]) == 0  # `parkdw dbt` records itself
+    with warehouse.connect(warehouse=wh) as conn:
+        after = counts(conn)
+        invocation, command, invoked_by, tests, passed = conn.execute(
+            "select invocation_id, command, invoked_by, tests, passed from audit.dbt_invocation "
+            "order by recorded_at desc limit 1").fetchone()
+    assert (command, invoked_by) == ("test", "cli") and tests == passed == after[1] - before[1] >= 3
+    assert after[0] == before[0] + 1
+    again = record_run_results(get_settings().dbt_target_dir, "cli", wh=wh)
+    assert again.invocation_id == invocation and again.inserted is False
+    with warehouse.connect(warehouse=wh) as conn:
+        assert counts(conn) == after
+
+
+def test_dq_mart_matches_the_audit_tables(chain, wh):
+    from parkdw.settings import BI_ROLE
+
+    with warehouse.connect(warehouse=wh) as conn:
+        mart = conn.execute("""select check_system, period_key, sum(checks), sum(passed), sum(failed), sum(warned)
+                               from marts.mart_dq_check_summary where period_grain = 'run'
+                               group by 1, 2 order by 1, 2""").fetchall()
+        audit = conn.execute("""
+            select 'dbt', invocation_id, count(*), count(*) filter (where status = 'pass'),
+                   count(*) filter (where status in ('fail', 'error')), count(*) filter (where status = 'warn')
+            from audit.dbt_node_result join audit.dbt_invocation using (invocation_id)
+            where resource_type = 'test' and command in ('build', 'test') group by 2
+            union all
+            select 'gx', run_key, sum(evaluated), sum(passed), sum(failed_blocking), sum(failed_warning)
+            from audit.validation_run group by 2 order by 1, 2""").fetchall()
+        quarantine = conn.execute("select feed, rule, sum(records) from marts.mart_dq_quarantine group by 1, 2 "
+                                  "order by 1, 2").fetchall()
+        quarantined = conn.execute("select feed, rule, count(*) from audit.quarantine group by 1, 2 "
+                                   "order by 1, 2").fetchall()
+        days = conn.execute("select sum(checks) from marts.mart_dq_check_summary where period_grain = 'day'").fetchone()
+        rows = conn.execute("select count(*) from marts.mart_dq_check_summary").fetchone()[0]
+        # BI reads the DQ mart like any other mart (and still not audit.*).
+        conn.execute(f"set role {BI_ROLE}")
+        bi_rows = conn.execute("select count(*) from marts.mart_dq_check_summary").fetchone()[0]
+        conn.rollback()
+    assert mart == [(s, k, c, p, f, w) for s, k, c, p, f, w in audit] and len({r[0] for r in mart}) == 2
+    assert days[0] == sum(r[2] for r in mart)
+    assert quarantine == quarantined and sum(n for *_, n in quarantine) > 0
+    assert bi_rows == rows > len(mart)
+
+
+def test_defect_coverage_lists_every_manifest_class(chain, wh):
+    from collections import Counter
+
+    from parkdw.quality.coverage import defect_coverage
+    from parkdw.sandbox.generate import load_defects
+
+    cfg, out, _ = chain
+    manifest = load_defects(out)
+    injected = Counter(d["defect"] for d in manifest)
+    after_period = Counter(d["defect"] for d in manifest if d.get("delivery_day", "") > cfg.end.isoformat())
+    with warehouse.connect(warehouse=wh) as conn:
+        coverage = {c.defect: c for c in defect_coverage(conn, out)}
+    assert set(coverage) == set(injected) and len(coverage) >= 10
+    for name, c in coverage.items():
+        assert c.injected == injected[name], name
+        if "delivery_day" in next(d for d in manifest if d["defect"] == name):
+            assert c.out_of_scope == after_period[name], name  # only deliveries after the last day loaded
+        if c.layer != "not caught":
+            assert c.caught == c.delivered > 0, (name, c.missed_examples)
+    assert coverage["bad_hs_code"].layer == "ingest: quarantine" and coverage["resend"].layer == "staging: dedupe"
+    assert coverage["wrong_timezone"].status == "not caught"  # shown honestly
+
+
+def test_dq_history_accumulates_over_two_runs(rerun, wh):
+    with warehouse.connect(warehouse=wh) as conn:
+        validations = conn.execute("select count(distinct run_key) from audit.validation_run").fetchone()[0]
+        transforms = conn.execute("select count(distinct airflow_run_id) from audit.dbt_invocation "
+                                  "where invoked_by like 'airflow:parkdw_transform.%%'").fetchone()[0]
+        gx_runs = conn.execute("select count(*) from (select distinct period_key from marts.mart_dq_check_summary "
+                               "where period_grain = 'run' and check_system = 'gx') r").fetchone()[0]
+    assert validations == gx_runs >= 2 and transforms == 2
+    from lxml import html as lxml_html
+
+    page = lxml_html.fromstring((get_settings().audit_report_dir / "dq.html").read_text())
+    shown = {r.get("data-run-id") for r in page.xpath("//table[@id='dq-runs']/tbody/tr")}
+    assert len(shown) >= validations + 1  # both GX runs and the dbt invocations
+
+
+def test_audit_report_renders_its_figures_in_a_browser(chain, wh):
+    import hashlib
+
+    from lxml import html as lxml_html
+
+    from parkdw import browser
+
+    cfg, out, _ = chain
+    report = get_settings().audit_report_dir
+
+    def dom(name):
+        page = lxml_html.fromstring(browser.rendered_dom(report / name, budget_ms=8000))
+        assert page.body.get("data-charts-recorded") == "yes", name
+        return page
+
+    with warehouse.connect(warehouse=wh) as conn:
+        fact_cny, fact_lines = conn.execute("select sum(value_cny), count(*) from marts.fct_export_declaration_lines").fetchone()
+        mart_cny = conn.execute("select sum(export_volume_cny) from marts.mart_export_volume_daily").fetchone()[0]
+        month, month_cny = conn.execute("""select to_char(period_start, 'YYYY-MM'), period_actual from marts.mart_target_progress
+                                           where metric = 'export_volume_cny' and period_grain = 'month'
+                                           order by period_start desc limit 1""").fetchone()
+        quarantined = conn.execute("select count(*) from audit.quarantine").fetchone()[0]
+    index = dom("index.html")
+    assert index.get_element_by_id("status").get("data-validation") == "passed"
+    assert Decimal(index.get_element_by_id("kpi-export-volume").get("data-cny")) == mart_cny
+    recon = dom("reconciliation.html")
+    steps = {r.get("data-relation"): r for r in recon.xpath("//table[@id='reconciliation']/tbody/tr")}
+    fact = steps["marts.fct_export_declaration_lines"]
+    assert Decimal(fact.get("data-cny")) == fact_cny and int(fact.get("data-lines")) == fact_lines
+    assert f"{fact_cny:,.2f}" in fact.text_content()
+    assert recon.get_element_by_id("reconciles").get("data-reconciles") == "yes"
+    assert recon.get_element_by_id("chart-reconciliation").get("data-rendered") == "yes"
+    assert int(dom("quarantine.html").get_element_by_id("quarantine-total").get("data-records")) == quarantined
+    # From a progress figure (the month's export volume) down to a source file and its sha256.
+    drill = dom("drilldown.html")
+    row = drill.xpath(f"//table[@id='months']//tr[@data-month='{month}']")[0]
+    assert Decimal(row.get("data-export-volume-cny")) == month_cny
+    month_page = dom(row.xpath(".//a")[0].get("href"))
+    lists = month_page.xpath("//tr[@class='list']")
+    assert sum(Decimal(r.get("data-value-cny")) for r in lists) == month_cny
+    link = lists[0].xpath("./td/a")[0].get("href")
+    assert link.startswith("batches.html#batch-")
+    batch = dom("batches.html").get_element_by_id(link.split("#")[1])
+    source = Path(batch.get("data-source"))
+    assert source.is_file() and out in source.parents and source.name.startswith("CEB603_")
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == batch.get("data-sha256")
+    assert source.name in batch.text_content()
+    coverage = {r.get("data-defect"): r for r in dom("coverage.html").xpath("//table[@id='coverage']/tbody/tr")}
+    assert coverage["bad_hs_code"].get("data-status") == "caught"
+    assert (report / "dbt-docs" / "index.html").stat().st_size > 100_000  # the static docs site, data inlined
+    assert (report / "gx" / "index.html").exists()
 
 
 def test_a_blocking_check_failure_stops_publishing(chain, wh):
@@ -207,3 +389,12 @@ def test_a_blocking_check_failure_stops_publishing(chain, wh):
     assert ("marts.fct_export_declaration_lines", "value_cny", 1) in failed
     log = sorted((get_settings().airflow_home / "logs" / "local_runs").glob("parkdw_publish_*.log"))[-1].read_text()
     assert "not publishing: the latest marts validation did not pass" in log
+    # The validate DAG rendered the auditors' report anyway, with the failed check named.
+    from lxml import html as lxml_html
+
+    from parkdw import browser
+
+    index = lxml_html.fromstring(browser.rendered_dom(get_settings().audit_report_dir / "index.html"))
+    assert index.get_element_by_id("status").get("data-validation") == "failed"
+    named = [r.get("data-check") for r in index.xpath("//table[@id='blocking-failures']/tbody/tr")]
+    assert any(n.startswith("marts.fct_export_declaration_lines: ") and n.endswith("(value_cny)") for n in named)

@@ -36,6 +36,10 @@ class DefectCheck:
 _RAW_HEAD = f"exists (select 1 from {R}.ceb_inventory_head h where h.guid = k.key)"
 _QUARANTINED = f"exists (select 1 from {A}.quarantine q where q.record_key = k.key)"
 _FILE_BATCH = f"exists (select 1 from {A}.load_batch b where b.source like '%%/' || k.key)"
+_FILE_LOADED = f"""select k.key, {_FILE_BATCH},
+                          exists (select 1 from {A}.load_batch b where b.source like '%%/' || k.key
+                                  and b.status = 'loaded' and b.records_loaded > 0)
+                   from unnest(%(keys)s::text[]) as k(key)"""
 
 CHECKS: dict[str, DefectCheck] = {
     "bad_hs_code": DefectCheck(
@@ -56,16 +60,10 @@ CHECKS: dict[str, DefectCheck] = {
             from unnest(%(keys)s::text[]) as k(key)"""),
     "gbk_file": DefectCheck(
         "file", "ingest: reader", "GBK detected (declared or not) and decoded; every record loaded",
-        f"""select k.key, {_FILE_BATCH},
-                   exists (select 1 from {A}.load_batch b where b.source like '%%/' || k.key and b.status = 'loaded'
-                           and b.records_loaded > 0)
-            from unnest(%(keys)s::text[]) as k(key)"""),
+        _FILE_LOADED),
     "bom_file": DefectCheck(
         "file", "ingest: reader", "byte-order mark skipped; every record loaded",
-        f"""select k.key, {_FILE_BATCH},
-                   exists (select 1 from {A}.load_batch b where b.source like '%%/' || k.key and b.status = 'loaded'
-                           and b.records_loaded > 0)
-            from unnest(%(keys)s::text[]) as k(key)"""),
+        _FILE_LOADED),
     "late_file": DefectCheck(
         "guid", "ingest: loaded on arrival", "loaded from the later day's folder it arrived in (exactly once); "
         "incremental models pick it up by load time",
