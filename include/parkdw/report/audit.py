@@ -529,12 +529,21 @@ def write_gx_docs(out_dir: Path) -> str:
     return str(site)
 
 
-def write_dbt_docs(out_dir: Path) -> str:
-    """The dbt docs site as one static page (manifest and catalog inlined: works from disk)."""
+def write_dbt_docs(out_dir: Path, dbname: str) -> str:
+    """The dbt docs site as one static page (manifest and catalog inlined: works from disk).
+
+    Regenerated only when the project (its manifest) or the database changed: the PostgreSQL
+    catalog holds relations and column types, no row statistics, so nothing else changes it.
+    """
     from parkdw import transform
+    from parkdw.ingest.landing import sha256_of
 
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = transform.ensure_manifest()
+    key = f"{sha256_of(manifest)} {dbname}"
+    stamp = out_dir / "generated_from.txt"
+    if (out_dir / "index.html").exists() and stamp.exists() and stamp.read_text() == key:
+        return str(out_dir / "index.html")
     with tempfile.TemporaryDirectory(prefix="parkdw-dbt-docs-") as tmp:
         # From the parsed manifest (--no-compile: a third of the time); the catalog is read live.
         for name in ("manifest.json", "partial_parse.msgpack"):
@@ -544,6 +553,7 @@ def write_dbt_docs(out_dir: Path) -> str:
         shutil.copyfile(Path(tmp) / "static_index.html", out_dir / "index.html")
         for name in ("manifest.json", "catalog.json"):
             shutil.copyfile(Path(tmp) / name, out_dir / name)
+    stamp.write_text(key)
     return str(out_dir / "index.html")
 
 
@@ -586,7 +596,7 @@ def index_page(conn, recon: dict, coverage, gx: str, dbt_docs: str) -> str:
     return _page("Overview", "index.html", body)
 
 
-def render(conn, out_dir: Path, landing: Path | None = None, dbt_docs: bool = True) -> Path:
+def render(conn, out_dir: Path, landing: Path | None = None) -> Path:
     """Write the whole report folder from the warehouse's audit tables and marts; returns index.html."""
     from plotly.offline import get_plotlyjs
 
@@ -603,7 +613,7 @@ def render(conn, out_dir: Path, landing: Path | None = None, dbt_docs: bool = Tr
              "coverage.html": coverage_page(coverage, landing), **drilldown_pages(conn)}
     conn.commit()  # nothing held open while dbt and GX run
     gx = write_gx_docs(out_dir / "gx")
-    docs = write_dbt_docs(out_dir / "dbt-docs") if dbt_docs else str(out_dir / "dbt-docs" / "index.html")
+    docs = write_dbt_docs(out_dir / "dbt-docs", conn.info.dbname)
     pages["index.html"] = index_page(conn, recon, coverage, gx, docs)
     conn.commit()
     for name, text in pages.items():
