@@ -602,6 +602,11 @@ def render(conn, out_dir: Path, landing: Path | None = None) -> Path:
 
     from parkdw.quality.coverage import defect_coverage
 
+    missing = [name for name in ("mart_dq_check_summary", "mart_dq_quarantine", "mart_target_progress")
+               if conn.execute("select to_regclass(%s)", (f"{M}.{name}",)).fetchone()[0] is None]
+    if missing:
+        raise RuntimeError(f"cannot render the auditors' report: {', '.join(f'{M}.{n}' for n in missing)} "
+                           "not built yet (run the transform DAG or `parkdw dbt build`)")
     out_dir.mkdir(parents=True, exist_ok=True)
     conn.commit()
     (out_dir / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
