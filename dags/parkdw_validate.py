@@ -41,7 +41,9 @@ def parkdw_validate():
     def mark_validated() -> str:
         return pipeline.validation_gate()
 
-    validate_raw() >> validate_staging() >> validate_marts() >> mark_validated()
+    raw, staging, marts = validate_raw(), validate_staging(), validate_marts()
+    raw >> staging >> marts
+    [raw, staging, marts] >> mark_validated()  # only when every layer passed
 
 
 parkdw_validate()
