@@ -1,17 +1,26 @@
-"""Validate DAG: Great Expectations suites on raw and marts; blocking failures stop publishing.
+"""Validate DAG: the GX checkpoints of each layer (raw batches, staging, marts), recorded in
+audit.validation_*; a blocking failure fails its task naming every failed check, and the
+validated asset (which schedules publishing) is only emitted when every layer passed.
 
-The auditors' report is rendered after validation whether it passed or failed (a failed blocking
-check must show in it); the last task then fails the run when validation did.
+The auditors' report is rendered after the marts are validated whether they passed or not (a
+failed blocking check must show in it); the gate after it then fails the run when any layer failed.
 """
 
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import Asset, TriggerRule, dag, get_current_context, task
 
 from parkdw import pipeline
 
 
+def _validate(layer: str) -> dict:
+    context = get_current_context()
+    return pipeline.validate(context.get("data_interval_start"), context.get("data_interval_end"),
+                             layer=layer, run_key=context["run_id"])
+
+
 @dag(
     dag_id="parkdw_validate",
-    description="Run the GX suites, record results in audit.*, render the auditors' report, fail on blocking checks.",
+    description="Run the GX checkpoints per layer, record results in audit.*, render the auditors' report, "
+                "fail on blocking checks.",
     schedule=[Asset(pipeline.MARTS_ASSET_URI)],
     start_date=pipeline.PARK_START,
     catchup=False,
@@ -20,23 +29,32 @@ from parkdw import pipeline
     tags=["parkdw", "quality"],
 )
 def parkdw_validate():
-    @task(outlets=[Asset(pipeline.VALIDATED_ASSET_URI)])
-    def validate_warehouse() -> dict:
-        context = get_current_context()
-        return pipeline.validate(context.get("data_interval_start"), context.get("data_interval_end"))
+    @task
+    def validate_raw() -> dict:
+        return _validate("raw")
 
-    @task(trigger_rule="all_done")
+    # Every layer is validated and recorded even when an earlier one failed.
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def validate_staging() -> dict:
+        return _validate("staging")
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def validate_marts() -> dict:
+        return _validate("marts")
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
     def render_audit_report() -> dict:
         return pipeline.render_audit_report()
 
-    @task
-    def validation_passed() -> str:
-        return pipeline.require_validation_passed_task()
+    @task(outlets=[Asset(pipeline.VALIDATED_ASSET_URI)])
+    def mark_validated() -> str:
+        return pipeline.validation_gate()
 
-    validated = validate_warehouse()
+    marts = validate_raw() >> validate_staging() >> validate_marts()
     report = render_audit_report()
-    validated >> report
-    [validated, report] >> validation_passed()
+    validated = mark_validated()
+    marts >> report >> validated
+    marts >> validated  # a failed marts validation leaves the gate upstream_failed: the run fails
 
 
 parkdw_validate()

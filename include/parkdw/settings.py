@@ -142,6 +142,11 @@ class Settings:
         return self.output_dir / "audit"
 
     @property
+    def gx_results_dir(self) -> Path:
+        """GX validation results and Data Docs of the runs (outside the repository)."""
+        return self.output_dir / "gx"
+
+    @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
 

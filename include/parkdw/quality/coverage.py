@@ -4,7 +4,7 @@ caught it, counted item by item from the warehouse itself.
 A defect is *caught* at the layer that deals with it: rejected into quarantine (ingest), read
 correctly despite it (ingest: encodings), or resolved by design in staging (resends deduplicated,
 corrections and deletions applied, currency spellings mapped, out-of-order replies ranked,
-orphans and reused numbers kept apart in the document match). Each class has one check per item,
+orphans and reused numbers kept apart in the document match) or flagged by a GX check. Each class has one check per item,
 run against the warehouse's tables. An item is *out of scope* when its document or file was not
 delivered within what was loaded (a file landing after the last day ingested) or another defect
 removed it first; otherwise it is caught or *missed*. A class no layer handles says so.
@@ -131,10 +131,11 @@ CHECKS: dict[str, DefectCheck] = {
                            where h.logistics_no = k.key and m.has_waybill)
             from unnest(%(keys)s::text[]) as k(key)"""),
     "wrong_timezone": DefectCheck(
-        "guid", "not caught", "appTime is read as Beijing time; a value written in UTC is 8 hours early and "
-        "passes the XSD, the GX suites and the dbt tests (the declared-to-released lead time comes out 8 h long)",
-        f"""select k.key, exists (select 1 from {S}.stg_customs__inventory_heads s where s.inventory_guid = k.key),
-                   false
+        "guid", "GX check (warning)", "appTime written in UTC reads 8 hours early, before its own order: named "
+        "among the unexpected values of the raw suite's app_time_before_order (a sample of up to 20 per batch)",
+        f"""select k.key, exists (select 1 from {R}.ceb_inventory_head h where h.guid = k.key),
+                   exists (select 1 from {A}.validation_result x where x.check_name = 'app_time_before_order'
+                           and x.unexpected_sample @> jsonb_build_array(jsonb_build_object('guid', k.key)))
             from unnest(%(keys)s::text[]) as k(key)"""),
 }
 

@@ -105,7 +105,7 @@ def latest_validation(conn) -> dict:
     if row is None:
         return {"run_key": None, "passed": False, "failures": [], "warnings": []}
     failures = _rows(conn, f"""
-        select r.suite, x.expectation_type, x.column_name, x.severity, x.observed_value, x.unexpected_count,
+        select r.suite, x.check_name, x.expectation_type, x.column_name, x.severity, x.observed_value, x.unexpected_count,
                x.unexpected_sample
         from {A}.validation_result x join {A}.validation_run r using (validation_run_id)
         where r.run_key = %s and not x.success order by x.severity = 'critical' desc, r.suite, x.expectation_type""",
@@ -117,17 +117,19 @@ def latest_validation(conn) -> dict:
 
 
 def _check_name(f: dict) -> str:
+    if f.get("check_name"):
+        return f"{f['suite']}: {f['check_name']}"
     return f"{f['suite']}: {f['expectation_type']}" + (f"({f['column_name']})" if f["column_name"] else "")
 
 
 def _failure_rows(failures: list[dict]) -> list[str]:
     return [f"<tr class='failed-check' data-check='{_attr(_check_name(f))}'><td>{_e(f['suite'])}</td>"
-            f"<td>{_e(f['expectation_type'])}</td><td>{_e(f['column_name'])}</td><td>{_e(f['severity'])}</td>"
+            f"<td>{_e(f['check_name'])}</td><td>{_e(f['expectation_type'])}</td><td>{_e(f['column_name'])}</td><td>{_e(f['severity'])}</td>"
             f"<td class='n'>{_e(f['unexpected_count'])}</td><td class='mono'>{_e(f['observed_value'])}</td>"
             f"<td class='mono'>{_e(str(f['unexpected_sample'])[:200])}</td></tr>" for f in failures]
 
 
-FAILURE_HEADERS = [("suite", False), ("expectation", False), ("column", False), ("severity", False),
+FAILURE_HEADERS = [("suite", False), ("check", False), ("expectation", False), ("column", False), ("severity", False),
                    ("unexpected", True), ("observed", False), ("sample of unexpected values", False)]
 
 

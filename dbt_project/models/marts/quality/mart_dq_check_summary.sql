@@ -13,7 +13,8 @@ with gx as (
         case when x.success then 'passed'
              when x.severity = 'critical' then 'failed'
              else 'warned' end as outcome,
-        r.suite || ': ' || x.expectation_type || coalesce('(' || x.column_name || ')', '') as check_name
+        r.suite || ': ' || coalesce(x.check_name, x.expectation_type || coalesce('(' || x.column_name || ')', ''))
+            as check_name
     from {{ source('audit', 'validation_result') }} as x
     join {{ source('audit', 'validation_run') }} as r using (validation_run_id)
 ),
