@@ -222,6 +222,8 @@ def test_wrong_timezone_defect_is_flagged_as_a_warning_with_the_manifests_count(
 
 
 def test_data_docs_show_the_latest_validation_runs(chain, wh, tmp_path):
+    from urllib.parse import quote
+
     from parkdw.quality.validate import build_data_docs
 
     index = build_data_docs(tmp_path / "data_docs")
@@ -233,7 +235,8 @@ def test_data_docs_show_the_latest_validation_runs(chain, wh, tmp_path):
     assert latest and index.name == "index.html"
     for result_id in latest:
         page = index.parent / "validations" / f"{result_id}.html"
-        assert f"validations/{result_id}.html" in html and page.exists(), result_id
+        # Links are URL-encoded (Airflow run ids carry ':' and '+').
+        assert quote(f"validations/{result_id}.html") in html and page.exists(), result_id
     fact_page = next(index.parent.glob("validations/marts/fct_export_declaration_lines/*/*/*.html")).read_text()
     assert "CNY per export date equals staging" in fact_page  # the check's description, as rendered
 
