@@ -64,6 +64,28 @@
     ('waybill|' || {{ logistics_code }} || '|' || {{ logistics_no }})
 {%- endmacro %}
 
+{# A relation restricted to the staged match groups of one kind ('order': platform + order
+   number; 'waybill': carrier + number), looked up group by group on those columns (raw indexes
+   on them), with the OFFSET 0 fence of scoped_relation. On a full refresh, the relation itself. #}
+{% macro scoped_by_match_group(relation, kind) -%}
+    {%- if this is not none and is_incremental() -%}
+        {%- set prefix = 'waybill|' if kind == 'waybill' else '' -%}
+        {%- set columns = ['logistics_code', 'logistics_no'] if kind == 'waybill' else ['ebp_code', 'order_no'] -%}
+        (select scoped.*
+         from (select split_part(rest, '|', 1) as first_part, substr(rest, strpos(rest, '|') + 1) as second_part
+               from (select substr(scope_key, {{ prefix | length + 1 }}) as rest from {{ scope_table() }}
+                     where {% if prefix %}scope_key like '{{ prefix }}%'{% else %}scope_key not like 'waybill|%'{% endif %}) as keys
+              ) as scope
+         cross join lateral (
+             select * from {{ relation }} as keyed
+             where keyed.{{ columns[0] }} = scope.first_part and keyed.{{ columns[1] }} = scope.second_part
+             offset 0
+         ) as scoped)
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro document_match_scope(with_stale_enterprises=false) -%}
     select {{ order_match_group('o.ebp_code', 'o.order_no') }}
     from {{ source('customs', 'ceb_order_head') }} as o where {{ loaded_since_watermark('o') }}
