@@ -40,8 +40,10 @@
 {% macro declaration_line_scope() -%}
     {{ inventory_list_changes() }}
     union all
-    select h.inventory_guid from {{ ref('stg_customs__inventory_heads') }} as h
-    where h.export_date >= {{ fx_revalued_since_watermark() }}
+    -- raw ieDate text (YYYYMMDD sorts as the date; a malformed one only widens the scope): an
+    -- index range, where the staging view's export_date would resolve every list's version
+    select h.guid from {{ source('customs', 'ceb_inventory_head') }} as h
+    where h.ie_date >= to_char({{ fx_revalued_since_watermark() }}, 'YYYYMMDD')
     union all
     {{ stale_enterprise_versions('inventory_guid', 'export_date') }}
 {%- endmacro %}
@@ -49,8 +51,9 @@
 {% macro export_order_scope() -%}
     select o.guid from {{ source('customs', 'ceb_order_head') }} as o where {{ loaded_since_watermark('o') }}
     union all
-    select o.order_guid from {{ ref('stg_customs__orders') }} as o
-    where o.order_date >= {{ fx_revalued_since_watermark() }}
+    -- raw appTime text, Beijing time YYYYMMDDhhmmss (the order date's wall clock): as above
+    select o.guid from {{ source('customs', 'ceb_order_head') }} as o
+    where o.app_time >= to_char({{ fx_revalued_since_watermark() }}, 'YYYYMMDD')
     union all
     {{ stale_enterprise_versions('order_guid', 'order_date') }}
 {%- endmacro %}

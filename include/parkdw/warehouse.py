@@ -149,10 +149,10 @@ def ensure_database(wh: WarehouseParams) -> None:
 
 # Raw columns the dbt models look documents up by besides the document key: waybills find
 # their lists, the document match finds an order's documents by platform + order number, the
-# settlement view resolves versions per record.
+# settlement view resolves versions per record, a late central parity re-values by date.
 RAW_LOOKUP_COLUMNS = {
-    "ceb_inventory_head": [("logistics_no",), ("ebp_code", "order_no")],
-    "ceb_order_head": [("ebp_code", "order_no")],
+    "ceb_inventory_head": [("logistics_no",), ("ebp_code", "order_no"), ("ie_date",)],
+    "ceb_order_head": [("ebp_code", "order_no"), ("app_time",)],
     "ceb_receipts": [("ebp_code", "order_no")],
     "ceb_logistics": [("logistics_no",)],
     "payment_settlement": [("record_id",)],
