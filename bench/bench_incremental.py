@@ -106,14 +106,18 @@ class Timing:
         return f"{self.wall:.1f}s wall, CPU {self.dbt_cpu:.1f}s dbt + {self.server_cpu:.1f}s server"
 
 
+# dbt's artifacts of the timed runs, apart from target/ (other dbt calls on the project write there)
+BENCH_TARGET = "target/bench_incremental"
+
+
 def timed_dbt(server, wh, args: list[str]) -> Timing:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with BackendCpu(server, wh.dbname) as backends:
-        transform.run_dbt([*args, "--quiet"], wh=wh)
+        transform.run_dbt([*args, "--quiet", "--target-path", BENCH_TARGET], wh=wh)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    results = json.loads((get_settings().dbt_project_dir / "target" / "run_results.json").read_text())
+    results = json.loads((get_settings().dbt_project_dir / BENCH_TARGET / "run_results.json").read_text())
     models = sorted(((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results["results"]),
                     key=lambda m: -m[1])
     dbt_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
