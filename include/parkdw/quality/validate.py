@@ -193,7 +193,9 @@ def _bracketed(text: str) -> str:
 def _run_id(run_key: str, layer: str):
     from great_expectations.core.run_identifier import RunIdentifier
 
-    return RunIdentifier(run_name=f"{run_key}-{layer}")
+    # GX names result files and Data Docs pages by run name: keep it to URL- and file-safe
+    # characters (Airflow run ids carry ':' and '+').
+    return RunIdentifier(run_name=re.sub(r"[^A-Za-z0-9_.-]", "_", f"{run_key}-{layer}"))
 
 
 def _suite_results(identifier, result) -> tuple[str, str, list[CheckResult]]:
