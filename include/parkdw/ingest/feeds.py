@@ -8,13 +8,68 @@ import io
 import itertools
 import json
 import operator
+import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from parkdw.ceb import spec
 from parkdw.ceb.reader import read_ceb_file
 from parkdw.ingest.records import RecordDone, Rejected, Row, SourceRejected
+
+# A delivered value longer than this is not data but a defect (or an attack): its record is
+# quarantined rather than carried into the warehouse.
+MAX_FIELD_CHARS = 10_000
+_MAX_RAW_TEXT = 1_000_000  # characters of a rejected record kept in quarantine
+csv.field_size_limit(64 * MAX_FIELD_CHARS)  # read an oversized field, so it is quarantined by record
+
+_DECIMAL = re.compile(r"-?\d+(\.\d+)?")  # what staging's to_numeric() casts
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}(:?\d{2})?)")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_CURRENCY_PAIR = re.compile(r"(\d+)?[A-Z]{3}/CNY")
+
+
+def _is_date(value: str) -> bool:
+    if not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_instant(value: str) -> bool:
+    if not _ISO_INSTANT.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+# Value formats a feed can require of a column: (check, what the value must be, for the reason).
+# Staging casts these columns, so a value that breaks its format is quarantined at the door
+# instead of becoming a NULL, or an error that stops the transform.
+FORMATS: dict[str, tuple[Callable[[str], bool], str]] = {
+    "decimal": (lambda v: _DECIMAL.fullmatch(v) is not None, "a decimal number like 1234.56"),
+    "date": (_is_date, "a date YYYY-MM-DD"),
+    "instant": (_is_instant, "an ISO 8601 time with its UTC offset"),
+    "currency": (lambda v: _CURRENCY.fullmatch(v) is not None, "an ISO 4217 code of three capital letters"),
+    "currency_pair": (lambda v: _CURRENCY_PAIR.fullmatch(v) is not None, "a quote like USD/CNY or 100JPY/CNY"),
+}
+
+
+def oversized_field(columns, values) -> str | None:
+    """The first column whose value is longer than MAX_FIELD_CHARS, else None."""
+    return next((c for c, v in zip(columns, values) if v is not None and len(v) > MAX_FIELD_CHARS), None)
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:60] + "...") + (f" ({len(value):,} characters)" if len(value) > 60 else "")
 
 
 @dataclass(frozen=True)
@@ -27,6 +82,7 @@ class CsvFeed:
     required: tuple[str, ...]
     key: str  # column that identifies a record in error messages
     pattern: str  # glob of the feed's files inside a day folder
+    formats: tuple[tuple[str, str], ...] = ()  # (column, FORMATS name) the values must match
 
     def read(self, path: Path, source: str | None = None) -> Iterator[Row | RecordDone | Rejected]:
         return read_csv_file(self, path, source or str(path))
@@ -53,6 +109,7 @@ REGISTRY = CsvFeed(
     required=("credit_code", "enterprise_type", "entry_date", "status"),
     key="credit_code",
     pattern="park_enterprises*.csv",
+    formats=(("entry_date", "date"), ("status_date", "date")),
 )
 
 FX = CsvFeed(
@@ -62,6 +119,7 @@ FX = CsvFeed(
     required=("rate_date", "currency_pair", "rate"),
     key="currency_pair",
     pattern="cny_central_parity*.csv",
+    formats=(("rate_date", "date"), ("currency_pair", "currency_pair"), ("rate", "decimal")),
 )
 
 COUNTRIES = CsvFeed(
@@ -89,6 +147,9 @@ SETTLEMENTS = CsvFeed(
               "fee_amount", "net_amount", "fx_rate", "settlement_amount_cny"),
     key="record_id",
     pattern="settlement_*.csv",
+    formats=(("settlement_date", "date"), ("transaction_time", "instant"), ("currency", "currency"),
+             ("gross_amount", "decimal"), ("fee_amount", "decimal"), ("net_amount", "decimal"),
+             ("fx_rate", "decimal"), ("settlement_currency", "currency"), ("settlement_amount_cny", "decimal")),
 )
 
 @dataclass(frozen=True)
@@ -100,6 +161,7 @@ class ApiEventsFeed:
     columns: tuple[str, ...]
     required: tuple[str, ...]
     key: str
+    formats: tuple[tuple[str, str], ...] = ()  # (column, FORMATS name) the values must match
 
     def rows(self, events: list, source: str) -> Iterator[Row | RecordDone | Rejected]:
         for record_no, event in enumerate(events, start=1):
@@ -115,9 +177,36 @@ class ApiEventsFeed:
                                f"field {empty[0]} is required but empty", field=empty[0], record_key=key,
                                raw_text=raw_text)
                 continue
-            values = tuple(None if event.get(c) is None else str(event.get(c)) for c in self.columns)
+            problem = self._problem(event)
+            if problem:
+                rule, column, detail = problem
+                yield Rejected(record_no, rule, f"{source}: record {record_no} ({self.key}={_shown(str(key))}): "
+                               f"field {column}: {detail}", field=column, record_key=str(key)[:200],
+                               raw_text=raw_text[:_MAX_RAW_TEXT])
+                continue
+            values = tuple(event.get(c) for c in self.columns)
             yield Row(self.table, values, record_no)
             yield RecordDone(record_no)
+
+    def _problem(self, event: dict) -> tuple[str, str, str] | None:
+        """(rule, field, what is wrong) of the first value that is no text, too long, holds a NUL or
+        breaks its column's format; None when the event can be loaded as delivered."""
+        formats = dict(self.formats)
+        for column in self.columns:
+            value = event.get(column)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                return "type", column, f"{type(value).__name__} {_shown(json.dumps(value))} is not a string"
+            if len(value) > MAX_FIELD_CHARS:
+                return "oversized", column, f"{_shown(value)} longer than {MAX_FIELD_CHARS:,} characters"
+            if "\x00" in value:
+                return "nul_character", column, "contains a NUL character"
+            if column in formats:
+                check, expected = FORMATS[formats[column]]
+                if not check(value):
+                    return "format", column, f"{_shown(value)} is not {expected}"
+        return None
 
 
 TRACKING = ApiEventsFeed(
@@ -128,6 +217,7 @@ TRACKING = ApiEventsFeed(
              "updated_at"),
     required=("event_id", "event_kind", "event_code", "event_time", "updated_at"),
     key="event_id",
+    formats=(("event_time", "instant"), ("updated_at", "instant")),
 )
 
 CUSTOMS = CebFeed()
@@ -175,10 +265,11 @@ def _decode_text(path: Path) -> tuple[io.TextIOBase, str]:
         return open(path, encoding="gb18030", newline=""), "gbk"
 
 
-def _csv_records(text: io.TextIOBase) -> Iterator[tuple[int, list[str]]]:
-    """(last line number, fields) of each CSV record. A line without quotes (or NUL) is split
-    on commas, exactly what the csv module would make of it and faster; any other line goes to
-    the csv module, which reads on from the same lines when a quoted field spans several."""
+def _csv_records(text: io.TextIOBase) -> Iterator[tuple[int, list[str], bool]]:
+    """(last line number, fields, whether the record holds a NUL) of each CSV record. A line
+    without quotes (or NUL) is split on commas, exactly what the csv module would make of it and
+    faster; any other line goes to the csv module, which reads on from the same lines when a
+    quoted field spans several."""
     line_no = 0
     for line in text:
         line_no += 1
@@ -186,10 +277,10 @@ def _csv_records(text: io.TextIOBase) -> Iterator[tuple[int, list[str]]]:
             parser = csv.reader(itertools.chain((line,), text))
             fields = next(parser)
             line_no += parser.line_num - 1
-            yield line_no, fields
+            yield line_no, fields, any("\x00" in f for f in fields)
         else:
             line = line.rstrip("\r\n")
-            yield line_no, line.split(",") if line else []
+            yield line_no, line.split(",") if line else [], False
 
 
 def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | RecordDone | Rejected]:
@@ -198,7 +289,7 @@ def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | Reco
         records = _csv_records(text)
         try:
             try:
-                _line_no, header = next(records)
+                _line_no, header, _nul = next(records)
             except StopIteration:
                 raise SourceRejected("empty_file", f"{source}: empty file, expected header {','.join(feed.columns)}")
             header = [h.strip() for h in header]
@@ -214,14 +305,22 @@ def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | Reco
             # (the first index twice: an itemgetter of two or more always returns a tuple)
             required_values = operator.itemgetter(*(i for i, _c in required), required[0][0])
             table = feed.table
+            checks = [(feed.columns.index(c), c, *FORMATS[kind]) for c, kind in feed.formats]
             record_no = 0
-            for line_no, fields in records:
+            for line_no, fields, nul in records:
                 if not fields:  # blank lines are not records
                     continue
                 record_no += 1
+                if nul:  # PostgreSQL text cannot hold a NUL character
+                    at = next(i for i, f in enumerate(fields) if "\x00" in f)
+                    column = header[at] if at < width else f"#{at + 1} (beyond the header)"
+                    yield Rejected(record_no, "nul_character", f"{source}: record {record_no} (line {line_no}): "
+                                   f"field {column}: contains a NUL character", field=column,
+                                   raw_text=",".join(fields).replace("\x00", "\\x00")[:_MAX_RAW_TEXT])
+                    continue
                 if len(fields) != width:
                     yield Rejected(record_no, "field_count", f"{source}: record {record_no} (line {line_no}): "
-                                   f"{len(fields)} fields, header has {width}", raw_text=",".join(fields))
+                                   f"{len(fields)} fields, header has {width}", raw_text=",".join(fields)[:_MAX_RAW_TEXT])
                     continue
                 values = tuple(map(str.strip, pick(fields)))
                 if "" in values:  # an empty field is NULL
@@ -231,9 +330,31 @@ def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | Reco
                         key = values[key_at]
                         yield Rejected(record_no, "required", f"{source}: record {record_no} ({feed.key}={key}, "
                                        f"line {line_no}): field {empty[0]} is required but empty",
-                                       field=empty[0], record_key=key, raw_text=",".join(fields))
+                                       field=empty[0], record_key=key, raw_text=",".join(fields)[:_MAX_RAW_TEXT])
                         continue
+                broken = None
+                if sum(map(len, fields)) > MAX_FIELD_CHARS:
+                    column = oversized_field(feed.columns, values)
+                    if column:
+                        broken = "oversized", column, f"longer than {MAX_FIELD_CHARS:,} characters"
+                for i, column, check, expected in checks:
+                    if broken:
+                        break
+                    value = values[i]
+                    if value is not None and not check(value):
+                        broken = "format", column, f"is not {expected}"
+                if broken:
+                    rule, column, problem = broken
+                    key = values[key_at]
+                    yield Rejected(record_no, rule, f"{source}: record {record_no} ({feed.key}="
+                                   f"{_shown(key) if key else key}, line {line_no}): field {column}: "
+                                   f"{_shown(values[feed.columns.index(column)])} {problem}", field=column,
+                                   record_key=key, raw_text=",".join(fields)[:_MAX_RAW_TEXT])
+                    continue
                 yield Row(table, values, record_no)
                 yield RecordDone(record_no)
         except csv.Error as exc:
             raise SourceRejected("malformed_csv", f"{source}: not a readable CSV file: {exc}") from exc
+        except UnicodeDecodeError as exc:  # neither valid UTF-8 nor valid GB18030
+            raise SourceRejected("bad_encoding", f"{source}: bytes are neither UTF-8 nor GBK/GB18030 text: "
+                                 f"{exc.reason} at byte {exc.start} of a chunk") from exc
