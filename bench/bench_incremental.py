@@ -89,8 +89,6 @@ def main() -> None:
         load(wh, work / "history", "history")
         date_loads_by_delivery_day(wh)
         transform.run_dbt(["seed", "--quiet"], wh=wh)
-        transform.run_dbt(["run", "--select", "staging", "--quiet"], wh=wh)  # the snapshot reads a view
-        transform.run_dbt(["snapshot", "--quiet"], wh=wh)
         full = timed_dbt(wh, ["run", "--full-refresh"])
         print(f"full refresh (dbt run --full-refresh): {full:.1f}s", flush=True)
         tests_full = timed_dbt(wh, ["test"])
@@ -99,7 +97,6 @@ def main() -> None:
         next_day = history_end + timedelta(days=1)
         day_totals = simulate(SimulationConfig(next_day, next_day, scale=args.scale), work / "next_day")
         load(wh, work / "next_day", f"next day {next_day}")
-        transform.run_dbt(["snapshot", "--quiet"], wh=wh)
         incremental = timed_dbt(wh, ["run"])
         print(f"incremental day ({day_totals['orders']:,} orders; dbt run): {incremental:.1f}s", flush=True)
         with warehouse.connect(warehouse=wh) as conn:
