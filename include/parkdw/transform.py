@@ -32,15 +32,20 @@ def dbt_environment(wh: WarehouseParams) -> dict[str, str]:
     }
 
 
-def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a dbt command against the project with the warehouse from settings."""
+def dbt_command(args: list[str], wh: WarehouseParams | None = None) -> dict:
+    """The Popen arguments (args, cwd, env) of a dbt command against the project and warehouse."""
     settings = get_settings()
     wh = wh or settings.warehouse()
-    env = {**os.environ, **dbt_environment(wh)}
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
            "--profiles-dir", str(settings.dbt_project_dir)]
-    log.info("running %s", " ".join(cmd[:3]))
-    return subprocess.run(cmd, cwd=settings.dbt_project_dir, env=env, check=check)
+    return {"args": cmd, "cwd": settings.dbt_project_dir, "env": {**os.environ, **dbt_environment(wh)}}
+
+
+def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a dbt command against the project with the warehouse from settings."""
+    command = dbt_command(args, wh)
+    log.info("running %s", " ".join(command["args"][:3]))
+    return subprocess.run(**command, check=check)
 
 
 def manifest_is_stale() -> bool:
