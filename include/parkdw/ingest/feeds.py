@@ -30,6 +30,18 @@ _ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _CURRENCY_PAIR = re.compile(r"(\d+)?[A-Z]{3}/CNY")
 
+# The same formats as patterns that are exact without a calendar: days up to the 28th, hours and
+# offsets in range. A row whose typed values all match in one regex call passes; any other (a
+# 29th-31st, a NULL, a bad value) is checked value by value below.
+_SURE_DATE = r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])"
+_SURE_PATTERNS = {
+    "decimal": _DECIMAL.pattern,
+    "date": _SURE_DATE,
+    "instant": _SURE_DATE + r"[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)",
+    "currency": _CURRENCY.pattern,
+    "currency_pair": _CURRENCY_PAIR.pattern,
+}
+
 
 def _is_date(value: str) -> bool:
     if not _ISO_DATE.fullmatch(value):
@@ -61,6 +73,20 @@ FORMATS: dict[str, tuple[Callable[[str], bool], str]] = {
     "currency": (lambda v: _CURRENCY.fullmatch(v) is not None, "an ISO 4217 code of three capital letters"),
     "currency_pair": (lambda v: _CURRENCY_PAIR.fullmatch(v) is not None, "a quote like USD/CNY or 100JPY/CNY"),
 }
+
+
+def _all_surely_valid(formats: tuple[tuple[str, str], ...], columns: tuple[str, ...]):
+    """One call per row: whether every typed value is surely valid (False means: check each)."""
+    if not formats:
+        return lambda values: True
+    at = [columns.index(c) for c, _kind in formats]
+    typed = operator.itemgetter(*at) if len(at) > 1 else (lambda values: (values[at[0]],))
+    match = re.compile("\x1f".join(f"(?:{_SURE_PATTERNS[kind]})" for _c, kind in formats)).fullmatch
+
+    def valid(values) -> bool:
+        typed_values = typed(values)
+        return None not in typed_values and match("\x1f".join(typed_values)) is not None
+    return valid
 
 
 def oversized_field(columns, values) -> str | None:
@@ -265,11 +291,11 @@ def _decode_text(path: Path) -> tuple[io.TextIOBase, str]:
         return open(path, encoding="gb18030", newline=""), "gbk"
 
 
-def _csv_records(text: io.TextIOBase) -> Iterator[tuple[int, list[str], bool]]:
-    """(last line number, fields, whether the record holds a NUL) of each CSV record. A line
-    without quotes (or NUL) is split on commas, exactly what the csv module would make of it and
-    faster; any other line goes to the csv module, which reads on from the same lines when a
-    quoted field spans several."""
+def _csv_records(text: io.TextIOBase) -> Iterator[tuple[int, list[str], bool, bool]]:
+    """(last line number, fields, whether the record holds a NUL, whether it is longer than
+    MAX_FIELD_CHARS) of each CSV record. A line without quotes (or NUL) is split on commas,
+    exactly what the csv module would make of it and faster; any other line goes to the csv
+    module, which reads on from the same lines when a quoted field spans several."""
     line_no = 0
     for line in text:
         line_no += 1
@@ -277,10 +303,11 @@ def _csv_records(text: io.TextIOBase) -> Iterator[tuple[int, list[str], bool]]:
             parser = csv.reader(itertools.chain((line,), text))
             fields = next(parser)
             line_no += parser.line_num - 1
-            yield line_no, fields, any("\x00" in f for f in fields)
+            yield line_no, fields, any("\x00" in f for f in fields), sum(map(len, fields)) > MAX_FIELD_CHARS
         else:
+            long = len(line) > MAX_FIELD_CHARS
             line = line.rstrip("\r\n")
-            yield line_no, line.split(",") if line else [], False
+            yield line_no, line.split(",") if line else [], False, long
 
 
 def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | RecordDone | Rejected]:
@@ -289,7 +316,7 @@ def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | Reco
         records = _csv_records(text)
         try:
             try:
-                _line_no, header, _nul = next(records)
+                _line_no, header, _nul, _long = next(records)
             except StopIteration:
                 raise SourceRejected("empty_file", f"{source}: empty file, expected header {','.join(feed.columns)}")
             header = [h.strip() for h in header]
@@ -306,8 +333,9 @@ def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | Reco
             required_values = operator.itemgetter(*(i for i, _c in required), required[0][0])
             table = feed.table
             checks = [(feed.columns.index(c), c, *FORMATS[kind]) for c, kind in feed.formats]
+            surely_valid = _all_surely_valid(feed.formats, feed.columns)
             record_no = 0
-            for line_no, fields, nul in records:
+            for line_no, fields, nul, long in records:
                 if not fields:  # blank lines are not records
                     continue
                 record_no += 1
@@ -333,11 +361,11 @@ def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | Reco
                                        field=empty[0], record_key=key, raw_text=",".join(fields)[:_MAX_RAW_TEXT])
                         continue
                 broken = None
-                if sum(map(len, fields)) > MAX_FIELD_CHARS:
+                if long:
                     column = oversized_field(feed.columns, values)
                     if column:
                         broken = "oversized", column, f"longer than {MAX_FIELD_CHARS:,} characters"
-                for i, column, check, expected in checks:
+                for i, column, check, expected in () if surely_valid(values) else checks:
                     if broken:
                         break
                     value = values[i]
