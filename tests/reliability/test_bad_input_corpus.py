@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -31,9 +31,10 @@ def corpus(tmp_path_factory, wh, empty_warehouse):
     cases = write_corpus(root, outside)
     with warehouse.connect(warehouse=wh) as conn:
         empty_warehouse(conn)
-    end = datetime.fromisoformat(DAY) + (datetime(2024, 1, 3) - datetime(2024, 1, 1))
-    # The ingest DAGs' task code (also what `parkdw ingest` runs), for each file partner.
-    summaries = {p: pipeline.ingest(p, datetime.fromisoformat(DAY), end, source=str(root))
+    start = datetime.fromisoformat(DAY)
+    # The ingest DAGs' task code (also what `parkdw ingest` runs), for each file partner, over the
+    # corpus day and the next (whose folder is a symlink out of the landing).
+    summaries = {p: pipeline.ingest(p, start, start + timedelta(days=2), source=str(root))
                  for p in ("customs", "payments", "reference")}
     with TrackingApiServer(root, port=0, rate_limit_per_second=500, burst=1000, **CLIENT) as server, \
             warehouse.connect(warehouse=wh) as conn:
