@@ -147,8 +147,16 @@ def ensure_database(wh: WarehouseParams) -> None:
     log.info("created database %s", wh.dbname)
 
 
-# Raw columns the dbt models join on besides the document key (waybills find their lists).
-RAW_LOOKUP_COLUMNS = {"ceb_inventory_head": ["logistics_no"]}
+# Raw columns the dbt models look documents up by besides the document key: waybills find
+# their lists, the document match finds an order's documents by platform + order number, the
+# settlement view resolves versions per record, a late central parity re-values by date.
+RAW_LOOKUP_COLUMNS = {
+    "ceb_inventory_head": [("logistics_no",), ("ebp_code", "order_no"), ("ie_date",)],
+    "ceb_order_head": [("ebp_code", "order_no"), ("app_time",)],
+    "ceb_receipts": [("ebp_code", "order_no")],
+    "ceb_logistics": [("logistics_no",)],
+    "payment_settlement": [("record_id",)],
+}
 
 
 def ensure_schemas(conn: psycopg.Connection) -> None:
@@ -170,13 +178,14 @@ def ensure_schemas(conn: psycopg.Connection) -> None:
                 sql.Identifier(f"{table}__batch_idx"), sql.Identifier(SCHEMA_RAW), sql.Identifier(table)
             )
         )
-        # Staging resolves versions per document key; incremental models look changed keys up.
-        keys = [c for c in ("guid", "head_guid") if c in columns] + RAW_LOOKUP_COLUMNS.get(table, [])
-        for key in keys:
+        # Staging resolves versions per document key; incremental models look changed keys up,
+        # and find what loaded since their watermark by _loaded_at.
+        keys = [(c,) for c in ("guid", "head_guid") if c in columns] + RAW_LOOKUP_COLUMNS.get(table, [])
+        for key in [*keys, ("_loaded_at",)]:
             conn.execute(
                 sql.SQL("create index if not exists {} on {}.{} ({})").format(
-                    sql.Identifier(f"{table}__{key}_idx"), sql.Identifier(SCHEMA_RAW), sql.Identifier(table),
-                    sql.Identifier(key),
+                    sql.Identifier(f"{table}__{'_'.join(key).lstrip('_')}_idx"), sql.Identifier(SCHEMA_RAW),
+                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, key)),
                 )
             )
     conn.commit()

@@ -7,10 +7,6 @@
 {%- set on_track_below = var('progress_on_track_tolerance', 0.15) %}
 {%- set at_risk_below = var('progress_at_risk_tolerance', 0.30) %}
 
--- No JIT: the generate_series periods are estimated at a million rows, which would make
--- PostgreSQL JIT-compile some 600 expressions (about 19 s) for a query that reads 120 rows in 0.1 s.
-{{ config(pre_hook="set local jit = off") }}
-
 with as_of as (
     select {{ progress_as_of_date() }} as as_of_date
 ),
