@@ -90,7 +90,7 @@ create table if not exists {SCHEMA_AUDIT}.api_request (
 
 create table if not exists {SCHEMA_AUDIT}.validation_run (
     validation_run_id   bigserial primary key,
-    run_key             text        not null,  -- groups the suites of one validate task run
+    run_key             text        not null,  -- groups the suites of one validate DAG run (its Airflow run id)
     suite               text        not null,
     layer               text        not null,
     asset               text        not null,
@@ -116,6 +116,13 @@ create table if not exists {SCHEMA_AUDIT}.validation_result (
     unexpected_sample   jsonb,
     kwargs              jsonb       not null
 );
+-- Added with the GX file context (existing warehouses gain them on the next ensure_schemas):
+-- the checkpoint (layer) run, the GX batch and result ids (Data Docs), and each check's name.
+alter table {SCHEMA_AUDIT}.validation_run add column if not exists checkpoint text;
+alter table {SCHEMA_AUDIT}.validation_run add column if not exists batch_id text;
+alter table {SCHEMA_AUDIT}.validation_run add column if not exists gx_result_id text;
+alter table {SCHEMA_AUDIT}.validation_result add column if not exists check_name text;
+alter table {SCHEMA_AUDIT}.validation_result add column if not exists description text;
 """
 
 
