@@ -166,7 +166,7 @@ def drop_database(server, dbname: str) -> None:
 
 
 def build_template(server, args, work: Path, history_end: date) -> None:
-    """The history loaded, dated by delivery day, seeded, staged and snapshotted."""
+    """The history loaded, dated by delivery day, and seeded."""
     template = server.with_dbname(args.template)
     recreate_database(server, template.dbname)
     started = time.perf_counter()
@@ -178,8 +178,6 @@ def build_template(server, args, work: Path, history_end: date) -> None:
     load(template, work / "history", "history")
     date_loads_by_delivery_day(template)
     transform.run_dbt(["seed", "--quiet"], wh=template)
-    transform.run_dbt(["run", "--select", "staging", "--quiet"], wh=template)  # the snapshot reads a view
-    transform.run_dbt(["snapshot", "--quiet"], wh=template)
     shutil.rmtree(work / "history", ignore_errors=True)
 
 
@@ -220,7 +218,6 @@ def main() -> None:
                 tests = timed_dbt(server, wh, ["test"])
                 print(f"[{repeat}] dbt test after the full refresh: {tests.line()}", flush=True)
             load(wh, work / "next_day", f"next day {next_day}")
-            transform.run_dbt(["snapshot", "--quiet"], wh=wh)
             incremental = timed_dbt(server, wh, ["run"])
             print(f"[{repeat}] incremental day ({day_totals['orders']:,} orders; dbt run): {incremental.line()}",
                   flush=True)

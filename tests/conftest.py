@@ -84,18 +84,52 @@ def wh():
     return get_settings().warehouse()
 
 
+def _empty_warehouse(conn) -> None:
+    """Drop the layer schemas and recreate the project's (raw, audit) tables."""
+    from parkdw import warehouse
+
+    conn.autocommit = True
+    for schema in ("raw", "staging", "marts", "audit"):
+        conn.execute(f"drop schema if exists {schema} cascade")
+    conn.autocommit = False
+    warehouse.ensure_schemas(conn)
+
+
+@pytest.fixture(scope="session")
+def empty_warehouse():
+    return _empty_warehouse
+
+
 @pytest.fixture()
 def conn(wh):
     """A connection to a freshly emptied warehouse (layer schemas dropped and recreated)."""
     from parkdw import warehouse
 
     with warehouse.connect(warehouse=wh) as c:
-        c.autocommit = True
-        for schema in ("raw", "staging", "marts", "audit"):
-            c.execute(f"drop schema if exists {schema} cascade")
-        c.autocommit = False
-        warehouse.ensure_schemas(c)
+        _empty_warehouse(c)
         yield c
+
+
+def _wait_for(conn, query: str, params: tuple, what: str, proc=None, limit: float = 300):
+    """Poll until the query returns a row; a bound so a broken run fails instead of hanging."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        row = conn.execute(query, params).fetchone()
+        conn.rollback()
+        if row:
+            return row
+        if proc is not None and proc.poll() is not None:
+            stderr = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"process exited ({proc.returncode}) before {what}: {stderr}")
+        time.sleep(0.02)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def wait_for():
+    return _wait_for
 
 
 @pytest.fixture(scope="session")
@@ -123,24 +157,25 @@ def clean_landing(tmp_path_factory):
     return cfg, out
 
 
-def table_snapshot(conn, schemas=("raw", "staging", "marts")) -> dict:
-    """Row count and a content checksum of every table in the schemas (load time left out)."""
-    snapshot = {}
-    tables = conn.execute("""select table_schema, table_name from information_schema.tables
-                             where table_schema = any(%s) and table_type = 'BASE TABLE'
-                             order by 1, 2""", (list(schemas),)).fetchall()
-    for schema, table in tables:
-        cols = [r[0] for r in conn.execute(
-            "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
-            "and column_name not in ('_loaded_at') order by ordinal_position", (schema, table)).fetchall()]
-        col_list = ", ".join(f'"{c}"' for c in cols)
-        snapshot[f"{schema}.{table}"] = conn.execute(
-            f'select count(*), md5(coalesce(string_agg(md5(row({col_list})::text), \'\' order by md5(row({col_list})::text)), \'\')) '
-            f'from "{schema}"."{table}"').fetchone()
-    conn.commit()  # no open transaction may hold locks that a later dbt run needs
-    return snapshot
+@pytest.fixture(scope="session")
+def snapshot_tables():
+    """Row count and content checksum per table (parkdw.warehouse.table_fingerprints)."""
+    from parkdw.warehouse import table_fingerprints
+
+    return table_fingerprints
+
+
+def _age_all_loads(conn, days: int) -> None:
+    """Move every load (raw rows and the models' watermarks) back in time, as if the loads had
+    happened days ago: beyond the incremental lookback, so only new files count as new."""
+    for schema, table in conn.execute("""select c.table_schema, c.table_name from information_schema.columns c
+                                         join information_schema.tables t using (table_schema, table_name)
+                                         where c.column_name = '_loaded_at' and t.table_type = 'BASE TABLE'
+                                           and c.table_schema in ('raw', 'staging', 'marts')""").fetchall():
+        conn.execute(f'update "{schema}"."{table}" set _loaded_at = _loaded_at - interval \'{days} days\'')
+    conn.commit()
 
 
 @pytest.fixture(scope="session")
-def snapshot_tables():
-    return table_snapshot
+def age_all_loads():
+    return _age_all_loads

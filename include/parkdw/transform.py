@@ -32,6 +32,17 @@ def dbt_environment(wh: WarehouseParams) -> dict[str, str]:
     }
 
 
+def dbt_command(args: list[str], wh: WarehouseParams | None = None, target_dir: Path | None = None) -> dict:
+    """The Popen arguments (args, cwd, env) of a dbt command against the project and warehouse."""
+    settings = get_settings()
+    wh = wh or settings.warehouse()
+    cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
+           "--profiles-dir", str(settings.dbt_project_dir)]
+    if target_dir is not None:
+        cmd += ["--target-path", str(target_dir)]
+    return {"args": cmd, "cwd": settings.dbt_project_dir, "env": {**os.environ, **dbt_environment(wh)}}
+
+
 def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = True, record: bool = True,
             target_dir: Path | None = None) -> subprocess.CompletedProcess:
     """Run a dbt command against the project with the warehouse from settings.
@@ -43,16 +54,12 @@ def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = Tr
 
     settings = get_settings()
     wh = wh or settings.warehouse()
-    env = {**os.environ, **dbt_environment(wh)}
+    command = dbt_command(args, wh, target_dir)
     target = target_dir or settings.dbt_target_dir
-    cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
-           "--profiles-dir", str(settings.dbt_project_dir)]
-    if target_dir is not None:
-        cmd += ["--target-path", str(target_dir)]
-    log.info("running %s", " ".join(cmd[:3]))
+    log.info("running %s", " ".join(command["args"][:3]))
     results = target / "run_results.json"
     before = results.stat().st_mtime_ns if results.exists() else None
-    done = subprocess.run(cmd, cwd=settings.dbt_project_dir, env=env)
+    done = subprocess.run(**command)
     if record and results.exists() and results.stat().st_mtime_ns != before:
         record_run_results(target, "cli", wh=wh)
     if check:

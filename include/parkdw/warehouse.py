@@ -250,3 +250,45 @@ def table_counts(conn: psycopg.Connection, schemas: tuple[str, ...] = LAYER_SCHE
         query = sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
         counts[f"{schema}.{table}"] = conn.execute(query).fetchone()[0]
     return counts
+
+
+# Columns that differ between two runs over the same input without the content differing: when
+# a row was loaded. Two warehouses that loaded the same files in another order (a backfill out of
+# order) also differ in LOAD_ORDER_COLUMNS: batch ids number loads as they happened, a group's
+# latest load time follows them, and the lineage of a record delivered twice with the same content
+# (a resent document, an identical file in two day folders) names whichever copy came first.
+LOAD_TIME_COLUMNS = ("_loaded_at",)
+LOAD_ORDER_COLUMNS = LOAD_TIME_COLUMNS + ("_group_loaded_at", "_batch_id", "_source")
+
+
+def table_fingerprints(
+    conn: psycopg.Connection,
+    schemas: tuple[str, ...] = (SCHEMA_RAW, "staging", "marts"),
+    ignore_columns: tuple[str, ...] = LOAD_TIME_COLUMNS,
+) -> dict[str, tuple[int, str]]:
+    """(row count, content checksum) of every table in the schemas, keyed schema.table.
+
+    The checksum is an md5 over the sorted md5s of the rows (all columns but `ignore_columns`),
+    so it does not depend on physical row order. Two warehouses hold the same data exactly when
+    their fingerprints are equal. Commits, so no lock is held afterwards.
+    """
+    tables = conn.execute("""select table_schema, table_name from information_schema.tables
+                             where table_schema = any(%s) and table_type = 'BASE TABLE'
+                             order by 1, 2""", (list(schemas),)).fetchall()
+    fingerprints = {}
+    for schema, table in tables:
+        columns = [r[0] for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
+            "and column_name <> all(%s) order by ordinal_position", (schema, table, list(ignore_columns))).fetchall()]
+        row = sql.SQL("md5(row({})::text)").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+        query = sql.SQL("select count(*), md5(coalesce(string_agg({row}, '' order by {row}), '')) from {}.{}").format(
+            sql.Identifier(schema), sql.Identifier(table), row=row)
+        count, checksum = conn.execute(query).fetchone()
+        fingerprints[f"{schema}.{table}"] = (count, checksum)
+    conn.commit()  # no open transaction may hold locks that a later dbt run needs
+    return fingerprints
+
+
+def fingerprint_differences(a: dict, b: dict) -> dict[str, tuple]:
+    """The tables whose fingerprints differ (or exist on one side only): name -> (a, b)."""
+    return {t: (a.get(t), b.get(t)) for t in sorted(set(a) | set(b)) if a.get(t) != b.get(t)}

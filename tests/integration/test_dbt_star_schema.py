@@ -26,29 +26,14 @@ def load(conn, landing, start: date, end: date) -> None:
     conn.commit()
 
 
-def age_all_loads(conn, days: int) -> None:
-    """Move every load (raw rows and the models' watermarks) back in time, as if the loads had
-    happened days ago: beyond the incremental lookback, so only new files count as new."""
-    for schema, table in conn.execute("""select c.table_schema, c.table_name from information_schema.columns c
-                                         join information_schema.tables t using (table_schema, table_name)
-                                         where c.column_name = '_loaded_at' and t.table_type = 'BASE TABLE'
-                                           and c.table_schema in ('raw', 'staging', 'marts')""").fetchall():
-        conn.execute(f'update "{schema}"."{table}" set _loaded_at = _loaded_at - interval \'{days} days\'')
-    conn.commit()
-
-
 @pytest.fixture(scope="module")
-def built(landing, wh, snapshot_tables):
+def built(landing, wh, snapshot_tables, age_all_loads, empty_warehouse):
     """Day one loaded and built; days later, day two's files arrive and dbt runs incrementally."""
     from parkdw import warehouse
 
     cfg, out = landing
     with warehouse.connect(warehouse=wh) as conn:
-        conn.autocommit = True
-        for schema in ("raw", "staging", "marts", "audit"):
-            conn.execute(f"drop schema if exists {schema} cascade")
-        conn.autocommit = False
-        warehouse.ensure_schemas(conn)
+        empty_warehouse(conn)
         load(conn, out, cfg.start - timedelta(days=7), cfg.start + DAY)
         run_dbt(["build", "--quiet"])
         first = snapshot_tables(conn, ("marts",))

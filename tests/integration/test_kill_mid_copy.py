@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from parkdw.ingest.feeds import SETTLEMENTS
 
@@ -35,21 +34,7 @@ def ingest(root) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(conn, query: str, params: tuple, what: str, proc=None, limit: float = 300):
-    """Poll until the query returns a row; a bound so a broken run fails instead of hanging."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        row = conn.execute(query, params).fetchone()
-        conn.rollback()
-        if row:
-            return row
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"loader exited ({proc.returncode}) before {what}: {proc.stderr.read()}")
-        time.sleep(0.02)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
-def test_sigkill_mid_copy_leaves_no_partial_batch_and_a_rerun_completes(conn, tmp_path):
+def test_sigkill_mid_copy_leaves_no_partial_batch_and_a_rerun_completes(conn, tmp_path, wait_for):
     day = tmp_path / "payments" / "2024-11-11"
     day.mkdir(parents=True)
     write_settlements(day / "settlement_a_small.csv", 50)  # committed before the big file starts

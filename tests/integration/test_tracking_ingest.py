@@ -8,7 +8,8 @@ import pytest
 
 from parkdw.ingest.tracking import ingest_tracking, read_watermark, record_attempts
 from parkdw.ingest.tracking_client import TrackingApiError, TrackingClient
-from parkdw.sandbox.api import TrackingApiServer
+from parkdw.ingest.feeds import TRACKING
+from parkdw.sandbox.api import FAULT_KINDS, TrackingApiServer
 from parkdw.sandbox.tracking import load_events
 from parkdw import warehouse
 
@@ -75,13 +76,22 @@ def test_faults_are_retried_within_budget_and_no_event_is_lost(conn, wh, server_
     truth = load_events(out)
     server = server_factory(fault_rate=0.2, fault_seed=3, timeout_seconds=1.0)
     client = client_for(server, wh, timeout=0.4, backoff_base=0.01, backoff_cap=0.05, budget_seconds=60)
-    ingest_tracking(conn, client, page_size=40)
+    ingest_tracking(conn, client, page_size=40)  # returns (no TrackingApiError): within the budget
     conn.commit()
     assert loaded_ids(conn) == sorted(e["event_id"] for e in truth)
+    # No row lost or altered: every event's every field as the sandbox's ground truth has it.
+    columns = ", ".join(TRACKING.columns)
+    loaded = set(conn.execute(f"select {columns} from raw.tracking_event").fetchall())
+    assert loaded == {tuple(e.get(c) for c in TRACKING.columns) for e in truth}
+    assert set(server.fault_counts) == set(FAULT_KINDS)  # every kind of fault was served
     outcomes = dict(conn.execute("select outcome, count(*) from audit.api_request group by 1").fetchall())
     assert {"retry_5xx", "retry_429", "retry_timeout", "ok"} <= set(outcomes)
     assert outcomes.get("retry_truncated", 0) + outcomes.get("retry_connection", 0) > 0
     assert sum(server.fault_counts.values()) == sum(v for k, v in outcomes.items() if k != "ok")
+    assert 0.1 < sum(server.fault_counts.values()) / sum(outcomes.values()) < 0.3  # about one request in five
+    # A 429 is retried after the server's Retry-After (1 s), not the short backoff.
+    assert conn.execute("select min(waited_seconds) from audit.api_request where outcome = 'retry_429'"
+                        ).fetchone()[0] >= 1
 
 
 def test_an_interrupted_run_resumes_from_the_last_committed_page(conn, wh, server_factory, clean_landing):

@@ -64,7 +64,7 @@ def test_transform_dag_runs_models_and_tests_through_cosmos(dagbag):
     for model in ("fct_export_declaration_lines", "fct_parcel_shipments", "mart_target_progress",
                   "stg_customs__inventory_heads"):
         assert f"dbt.{model}_model_build" in ids
-    assert "dbt.snap_registry__enterprises_snapshot_build" in ids
+    assert "dbt.dim_enterprise_model_build" in ids
     # Seeds load in one task before the group; relationship tests run inside the fact's build
     # (the facts depend on their dimensions), so no test needs a task of its own.
     assert not any(i.endswith("_seed_build") or i.endswith("_test") for i in ids)

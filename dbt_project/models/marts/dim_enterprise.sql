@@ -1,10 +1,14 @@
--- Park enterprises, SCD type 2 from the registry snapshot: one row per enterprise version.
--- The first version is valid from the enterprise's entry date (the snapshot starts later).
+-- Park enterprises, SCD type 2 from the registry's own history: one row per enterprise version
+-- (each status date its files carry, stg_registry__enterprise_versions). Derived from every
+-- delivered file rather than a dbt snapshot, which only records the states it happens to see
+-- when it runs: a backfill loading older files after newer ones, or several days between two
+-- runs, would lose the versions in between. The first version is valid from the entry date.
 with versions as (
     select
         *,
-        row_number() over (partition by credit_code order by dbt_valid_from) as version_no
-    from {{ ref('snap_registry__enterprises') }}
+        row_number() over (partition by credit_code order by status_date) as version_no,
+        lead(status_date) over (partition by credit_code order by status_date) as next_status_date
+    from {{ ref('stg_registry__enterprise_versions') }}
 )
 
 select
@@ -19,8 +23,8 @@ select
     status,
     status_date,
     version_no,
-    case when version_no = 1 then least(entry_date, dbt_valid_from::date) else dbt_valid_from::date end as valid_from,
-    dbt_valid_to::date as valid_to,
-    dbt_valid_to is null as is_current,
+    case when version_no = 1 then least(entry_date, status_date) else status_date end as valid_from,
+    next_status_date as valid_to,
+    next_status_date is null as is_current,
     _batch_id
 from versions

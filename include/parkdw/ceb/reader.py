@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import io
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -21,6 +22,7 @@ from parkdw.ingest.records import RecordDone, Rejected, Row, SourceRejected
 
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
 _ERROR_ELEMENT = re.compile(r"Element '(?:\{[^}]*\})?([A-Za-z0-9_]+)'")
+_EXPECTED_ELEMENT = re.compile(r"Expected is (?:one of )?\( (?:\{[^}]*\})?([A-Za-z0-9_]+)")
 _MAX_RAW_TEXT = 1_000_000  # characters of a rejected document kept in quarantine
 
 # Business rules the XSD cannot express: amounts and quantities that must be positive.
@@ -164,6 +166,12 @@ def read_ceb_file(path: Path, source: str | None = None) -> Iterator[Row | Recor
         raise SourceRejected("empty_file", f"{source}: no XML root element")
 
 
+@lru_cache(maxsize=1)
+def _known_fields() -> frozenset[str]:
+    return frozenset(f.name for kind in spec.MESSAGE_ENTITIES.values() for element in (kind.head, kind.line)
+                     if element for f in spec.fields(element))
+
+
 def _map_document(elem, kind: spec.EntityKind, xsd, record_no: int, message_guid, source: str):
     head_el = elem if kind.line is None else elem.find(f"{{{spec.CEB_NS}}}{kind.head}")
     head = _fields_of(head_el) if head_el is not None else {}
@@ -173,6 +181,10 @@ def _map_document(elem, kind: spec.EntityKind, xsd, record_no: int, message_guid
         first = errors[0]
         match = _ERROR_ELEMENT.search(first.message)
         field = match.group(1) if match else None
+        expected = _EXPECTED_ELEMENT.search(first.message)
+        if expected and field in _known_fields():
+            # A known field where another was expected: the expected one is missing (or misplaced).
+            field = expected.group(1)
         details = "; ".join(e.message for e in errors[:5])
         raw_text = etree.tostring(elem, encoding="unicode")[:_MAX_RAW_TEXT]
         yield Rejected(

@@ -10,6 +10,8 @@ connection (AIRFLOW_CONN_<PARTNER>_SFTP), never from the URL or the code.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import posixpath
 import stat
 import tempfile
@@ -19,6 +21,18 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 from parkdw.settings import sftp_conn_id
+
+log = logging.getLogger(__name__)
+
+
+def check_relative(relpath: str) -> str:
+    """A path below a landing root, as entries() lists them; ValueError for anything that could
+    lead elsewhere (absolute, '..', empty parts, NUL or backslash), whoever supplied the name."""
+    parts = relpath.split("/")
+    if (not relpath or relpath.startswith("/") or "\x00" in relpath or "\\" in relpath
+            or any(p in ("", ".", "..") for p in parts)):
+        raise ValueError(f"refusing landing path {relpath!r}: not a plain path below the landing root")
+    return relpath
 
 
 def sha256_of(path: Path) -> str:
@@ -41,14 +55,18 @@ class LocalLanding:
 
     def entries(self, folder: str) -> tuple[list[str], list[str]]:
         path = self.root / folder
-        if not path.is_dir():
+        if path.is_symlink() or not path.is_dir():
             return [], []
         children = sorted(path.iterdir())
+        links = [c for c in children if c.is_symlink()]
+        for link in links:  # a link can lead out of the landing: never followed
+            log.warning("%s: a symbolic link (to %s), not a delivered file or folder: not read", link, os.readlink(link))
+        children = [c for c in children if c not in links]
         return [c.name for c in children if c.is_dir()], [c.name for c in children if c.is_file()]
 
     @contextmanager
     def fetch(self, relpath: str) -> Iterator[tuple[Path, str, str]]:
-        path = self.root / relpath
+        path = self.root / check_relative(relpath)
         yield path, str(path), sha256_of(path)
 
 
@@ -108,7 +126,7 @@ class SftpLanding:
 
     @contextmanager
     def fetch(self, relpath: str) -> Iterator[tuple[Path, str, str]]:
-        remote = posixpath.join(self.root, relpath)
+        remote = posixpath.join(self.root, check_relative(relpath))
         with tempfile.NamedTemporaryFile(prefix="parkdw-spool-", suffix=posixpath.splitext(remote)[1]) as f:
             spool = _HashingSpool(f)
             self._hook.retrieve_file(remote, spool)

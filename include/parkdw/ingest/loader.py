@@ -25,7 +25,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from parkdw.ceb.spec import LINEAGE_COLUMNS
 from parkdw.ingest.feeds import FEEDS, PARTNERS, all_raw_tables
-from parkdw.ingest.landing import open_landing, sha256_of
+from parkdw.ingest.landing import check_relative, open_landing, sha256_of
 from parkdw.ingest.records import CopyBlock, RecordDone, Rejected, Row, SourceRejected
 from parkdw.settings import SCHEMA_AUDIT, SCHEMA_RAW
 
@@ -358,6 +358,11 @@ def ingest_partner(
             for day in day_folders(location.entries(folder)[0], start, end):
                 for name in location.entries(f"{folder}/{day}")[1]:
                     if not fnmatch.fnmatchcase(name, feed.pattern):
+                        continue
+                    try:  # a listed name (an SFTP server's) that would lead out of the landing
+                        check_relative(f"{folder}/{day}/{name}")
+                    except ValueError as exc:
+                        log.warning("%s: not read", exc)
                         continue
                     with location.fetch(f"{folder}/{day}/{name}") as (path, source, digest):
                         result = load_file(conn, feed_name, path, interval, source, digest)

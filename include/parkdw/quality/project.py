@@ -158,12 +158,6 @@ SUITES: list[dict] = [
          col("ExpectColumnValuesToBeUnique", "inventory_guid_unique", CRITICAL,
              "one resolved version per inventory list", column="inventory_guid"),
      ]},
-    {"name": "staging.stg_registry__enterprises", "layer": "staging",
-     "table": ("staging", "stg_registry__enterprises"),
-     "expectations": [
-         col("ExpectColumnValuesToBeUnique", "credit_code_unique", CRITICAL,
-             "one current registry state per enterprise", column="credit_code"),
-     ]},
     {"name": "staging.stg_customs__inventory_returns", "layer": "staging",
      "table": ("staging", "stg_customs__inventory_returns"),
      "expectations": [
@@ -178,16 +172,20 @@ SUITES: list[dict] = [
              "as final_at from {batch}) as r where return_status not in ('100', '399', '800', '899') "
              "and returned_at > final_at"),
      ]},
-    {"name": "staging.snap_registry__enterprises", "layer": "staging",
-     "table": ("staging", "snap_registry__enterprises"),
+    {"name": "staging.stg_registry__enterprise_versions", "layer": "staging",
+     "table": ("staging", "stg_registry__enterprise_versions"),
      "expectations": [
+         sql("one_state_per_enterprise_and_date", CRITICAL,
+             "one registry state per enterprise and status date",
+             "select credit_code, status_date, count(*) as states from {batch} "
+             "group by credit_code, status_date having count(*) > 1"),
          sql("registry_status_transition_legal", CRITICAL,
              "registry status changes only active -> graduated (startups) or active -> exited",
-             "select credit_code, previous_status, status, dbt_valid_from from (select credit_code, "
-             "enterprise_type, status, dbt_valid_from, lag(status) over (partition by credit_code "
-             "order by dbt_valid_from) as previous_status from {batch}) as s where previous_status is distinct "
-             "from status and previous_status is not null and not ((previous_status, status) in "
-             "(('active', 'exited')) or ((previous_status, status) = ('active', 'graduated') "
+             "select credit_code, previous_status, status, status_date from (select credit_code, "
+             "enterprise_type, status, status_date, lag(status) over (partition by credit_code "
+             "order by status_date) as previous_status from {batch}) as s where previous_status is distinct "
+             "from status and previous_status is not null and not ((previous_status, status) = "
+             "('active', 'exited') or ((previous_status, status) = ('active', 'graduated') "
              "and enterprise_type = 'startup'))"),
      ]},
     # --- marts: grain, keys, reconciliation, volume, freshness --------------------------------
