@@ -158,8 +158,10 @@ def growth(args) -> None:
                "--db", args.db]
         if args.tmp:
             cmd += ["--tmp", args.tmp]
-        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         sys.stdout.write(out.stdout)
+        if out.returncode:
+            raise SystemExit(f"the {days}-day run failed (exit {out.returncode})")
         results.append(json.loads(next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))[7:]))
     base = results[0]
     print(f"\ngrowth at scale {args.scale}: wall seconds per stage (growth factor vs {base['days']} day(s); "

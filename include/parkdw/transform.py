@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from parkdw.settings import WAREHOUSE_CONN_ID, WarehouseParams, get_settings
+from parkdw.settings import TRANSFORM_ROLE, WarehouseParams, get_settings, role_conn_id
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,13 @@ def dbt_environment(wh: WarehouseParams) -> dict[str, str]:
 
 
 def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a dbt command against the project with the warehouse from settings."""
+    """Run a dbt command against the project, as the transform role (the owner of staging and marts)."""
     settings = get_settings()
-    wh = wh or settings.warehouse()
+    if wh is None:
+        from parkdw import warehouse
+
+        warehouse.prepare()
+        wh = settings.warehouse_as(TRANSFORM_ROLE)
     env = {**os.environ, **dbt_environment(wh)}
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
            "--profiles-dir", str(settings.dbt_project_dir)]
@@ -85,7 +89,7 @@ def cosmos_configs():
         profile_name="parkdw",
         target_name="warehouse",
         profile_mapping=PostgresUserPasswordProfileMapping(
-            conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "staging", "threads": 2}
+            conn_id=role_conn_id(TRANSFORM_ROLE), profile_args={"schema": "staging", "threads": 2}
         ),
     )
     # dbt is installed beside Airflow, so Cosmos invokes it in-process (InvocationMode.DBT_RUNNER).

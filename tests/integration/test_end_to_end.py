@@ -207,3 +207,64 @@ def test_a_blocking_check_failure_stops_publishing(chain, wh):
     assert ("marts.fct_export_declaration_lines", "value_cny", 1) in failed
     log = sorted((get_settings().airflow_home / "logs" / "local_runs").glob("parkdw_publish_*.log"))[-1].read_text()
     assert "not publishing: the latest marts validation did not pass" in log
+
+
+def test_each_layer_was_built_by_its_own_role(chain, wh):
+    """Ingestion (the loader) made the raw tables, dbt through Cosmos (the transform role) the
+    staging and marts ones: the DAGs logged in as the pipeline's roles, not as a superuser."""
+    from parkdw.settings import LOADER_ROLE, TRANSFORM_ROLE
+
+    with warehouse.connect(warehouse=wh) as conn:
+        owners = dict(conn.execute("""select schemaname, string_agg(distinct tableowner, ',') from pg_tables
+                                      where schemaname in ('raw', 'audit', 'staging', 'marts') group by 1""").fetchall())
+    assert owners == {"raw": LOADER_ROLE, "audit": LOADER_ROLE, "staging": TRANSFORM_ROLE, "marts": TRANSFORM_ROLE}
+
+
+def test_buyer_personal_data_never_reaches_the_marts_or_exports_in_clear(chain, wh):
+    """The buyer's telephone on B2C waybills (CEB505 ebcTelephone) is the personal data the export
+    feeds carry (CEB303 export orders and the settlement files name no buyer). Every value the
+    sandbox delivered is absent from every column of every relation the BI role can read and
+    from every exported file."""
+    import re
+
+    from parkdw.ceb import spec
+    from parkdw.ceb.reader import read_ceb_file
+    from parkdw.ingest.records import Row, SourceRejected
+    from parkdw.settings import BI_ROLE
+
+    _cfg, out, _ = chain
+    column = spec.head_columns(spec.MESSAGE_ENTITIES["CEB505Message"]).index("ebc_telephone")
+    phones = set()
+    for path in sorted(out.glob("customs/*/CEB505_*.xml")):
+        try:
+            phones |= {r.values[column] for r in read_ceb_file(path) if isinstance(r, Row) and r.values[column]}
+        except SourceRejected:
+            continue  # a malformed file the loader quarantined
+    assert len(phones) > 20
+    # As delivered, and written without spaces (E.164): neither may appear anywhere.
+    needles = sorted(phones | {re.sub(r"\s", "", p) for p in phones})
+    with warehouse.connect(warehouse=wh) as conn:
+        in_raw = conn.execute("select count(*) from raw.ceb_logistics where ebc_telephone = any(%s)",
+                              (list(phones),)).fetchone()[0]
+        assert in_raw > 0  # they did arrive (raw is private to the pipeline)
+        readable = conn.execute("""select table_schema, table_name from information_schema.tables
+                                   where table_schema not in ('pg_catalog', 'information_schema')
+                                     and has_table_privilege(%s, format('%%I.%%I', table_schema, table_name), 'select')
+                                   order by 1, 2""", (BI_ROLE,)).fetchall()
+        assert {s for s, _ in readable} == {"marts"} and len(readable) >= 15
+        leaks = {}
+        for schema, table in readable:
+            # The whole row as text: every column, whatever its type.
+            found = conn.execute(f'select count(*) from "{schema}"."{table}" t where exists '
+                                 "(select 1 from unnest(%s::text[]) v(p) where strpos(t::text, p) > 0)",
+                                 (needles,)).fetchone()[0]
+            if found:
+                leaks[f"{schema}.{table}"] = found
+        assert leaks == {}
+        conn.commit()
+    exports = get_settings().output_dir / "exports"
+    files = sorted(exports.glob("*.csv"))
+    assert files
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert not [p for p in needles if p in text], path.name

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from parkdw import warehouse
-from parkdw.settings import SCHEMA_AUDIT, WarehouseParams, get_settings
+from parkdw.settings import SCHEMA_AUDIT, TRANSFORM_ROLE, WarehouseParams, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def run_validation(
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    wh = wh or get_settings().warehouse()
+    wh = wh or get_settings().warehouse_as(TRANSFORM_ROLE)
     os.environ[GX_URL_VARIABLE] = _sqlalchemy_url(wh)  # read by GX's ${...} substitution only
     context = gx.get_context(mode="ephemeral")
     datasource = context.data_sources.add_or_update_postgres(
