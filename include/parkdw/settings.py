@@ -37,8 +37,6 @@ TRANSFORM_ROLE = "parkdw_transform"
 # BI tools read the marts schema and nothing else:
 BI_ROLE = "parkdw_bi"
 PIPELINE_ROLES = (LOADER_ROLE, TRANSFORM_ROLE)
-# What may appear in place of a secret in anything printed or logged.
-MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -88,18 +86,6 @@ class WarehouseParams:
 def role_conn_id(role: str) -> str:
     """The Airflow connection of a pipeline role: warehouse_loader, warehouse_transform."""
     return f"{WAREHOUSE_CONN_ID}_{role.removeprefix('parkdw_')}"
-
-
-_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^@\s/]+@")
-
-
-def mask_secrets(text: str, secrets_: tuple[str, ...] = ()) -> str:
-    """Text safe to print: passwords in URLs and the given secret values replaced by MASK."""
-    text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", text)
-    for secret in secrets_:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, MASK).replace(quote(secret, safe=""), MASK)
-    return text
 
 
 @dataclass(frozen=True)
@@ -298,18 +284,6 @@ class Settings:
     def bi_warehouse(self) -> WarehouseParams:
         """How a BI tool reaches the warehouse: the warehouse's server and database, as the BI role."""
         return self.warehouse().as_role(BI_ROLE, self.bi_password or "")
-
-    def secret_values(self) -> tuple[str, ...]:
-        """Every configured secret (passwords, client secrets), for masking what gets printed."""
-        values = [v for k, v in self._env.items() if re.search(r"PASSWORD|SECRET|TOKEN|FERNET", k) and v]
-        for key in ("AIRFLOW_CONN_WAREHOUSE", "WAREHOUSE_URL", "AIRFLOW_CONN_TRACKING_API",
-                    *(f"AIRFLOW_CONN_{role_conn_id(r).upper()}" for r in PIPELINE_ROLES)):
-            if self._env.get(key):
-                try:
-                    values.append(urlsplit(self._env[key]).password and unquote(urlsplit(self._env[key]).password))
-                except ValueError:
-                    pass
-        return tuple(sorted({v for v in values if v}, key=len, reverse=True))
 
 
 def sftp_conn_id(partner: str) -> str:

@@ -227,19 +227,12 @@ def test_buyer_personal_data_never_reaches_the_marts_or_exports_in_clear(chain, 
     from every exported file."""
     import re
 
-    from parkdw.ceb import spec
-    from parkdw.ceb.reader import read_ceb_file
-    from parkdw.ingest.records import Row, SourceRejected
     from parkdw.settings import BI_ROLE
 
     _cfg, out, _ = chain
-    column = spec.head_columns(spec.MESSAGE_ENTITIES["CEB505Message"]).index("ebc_telephone")
     phones = set()
     for path in sorted(out.glob("customs/*/CEB505_*.xml")):
-        try:
-            phones |= {r.values[column] for r in read_ceb_file(path) if isinstance(r, Row) and r.values[column]}
-        except SourceRejected:
-            continue  # a malformed file the loader quarantined
+        phones |= set(re.findall(r"<ceb:ebcTelephone>([^<]+)</ceb:ebcTelephone>", path.read_text(errors="replace")))
     assert len(phones) > 20
     # As delivered, and written without spaces (E.164): neither may appear anywhere.
     needles = sorted(phones | {re.sub(r"\s", "", p) for p in phones})
@@ -254,12 +247,12 @@ def test_buyer_personal_data_never_reaches_the_marts_or_exports_in_clear(chain, 
         assert {s for s, _ in readable} == {"marts"} and len(readable) >= 15
         leaks = {}
         for schema, table in readable:
-            # The whole row as text: every column, whatever its type.
-            found = conn.execute(f'select count(*) from "{schema}"."{table}" t where exists '
-                                 "(select 1 from unnest(%s::text[]) v(p) where strpos(t::text, p) > 0)",
-                                 (needles,)).fetchone()[0]
+            # The whole row as text (every column, whatever its type), pre-filtered on the shape.
+            rows = conn.execute(f'select t::text from "{schema}"."{table}" t where t::text ~ %s',
+                                (r"\+65 ?9[0-9]{7}",)).fetchall()
+            found = [p for (row,) in rows for p in needles if p in row]
             if found:
-                leaks[f"{schema}.{table}"] = found
+                leaks[f"{schema}.{table}"] = len(found)
         assert leaks == {}
         conn.commit()
     exports = get_settings().output_dir / "exports"
