@@ -9,15 +9,18 @@ the landing folder, logistics from the sandbox tracking API on loopback), dbt (s
 `dbt build` of snapshot, models and tests, what the Cosmos task group runs model by model), GX
 validation (pipeline.validate) and publish (pipeline.refresh_grants, pipeline.publish,
 pipeline.render_report). It prints, per stage, the rows it handled, wall and CPU seconds, and
-rows per wall second. CPU seconds are this process and its children (dbt); the PostgreSQL
-server's own CPU is not in them, and wall time on a shared machine depends on its load, so
-the machine's load average is printed too.
+rows per wall second. Client CPU is this process and its children (dbt). With --server private
+the warehouse is a PostgreSQL of its own (pgserver, under the temporary folder), so the server's
+CPU (every backend and background process of that server) is measured per stage too: client +
+server CPU is the work done, robust to the load of a shared machine, while wall time depends on
+it (the load average is printed beside each stage).
 
 `growth` runs `run` for each range length in a fresh process and prints how each stage's time
 grows against the data (1 day -> 1 week -> 1 month: linear or better means a ratio <= 1).
 
-The warehouse is scratch_<name> on the configured server (WAREHOUSE_URL etc.), dropped at
-the end unless --keep-db; the landing files go to a temporary folder, deleted at the end.
+With --server shared (the default) the warehouse is a scratch database on the configured server
+(WAREHOUSE_URL etc.), dropped at the end unless --keep-db; a private server is deleted at the end.
+The landing files go to a temporary folder, deleted at the end.
 """
 
 from __future__ import annotations
@@ -49,6 +52,37 @@ def _cpu_seconds() -> float:
     return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
 
 
+class ServerCpu:
+    """CPU seconds of a PostgreSQL server of our own: the postmaster, its live children and the
+    children it has reaped (backends of closed connections)."""
+
+    def __init__(self, postmaster_pid: int | None) -> None:
+        self.pid, self.tick = postmaster_pid, os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _fields(pid) -> list[str]:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        return text[text.rindex(")") + 2:].split()  # from field 3 (state) on
+
+    def seconds(self) -> float:
+        if self.pid is None:
+            return 0.0
+        f = self._fields(self.pid)
+        ticks = sum(int(x) for x in f[11:15])  # utime, stime, cutime, cstime
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    child = self._fields(entry.name)
+                except OSError:
+                    continue
+                if child[1] == str(self.pid):
+                    ticks += int(child[11]) + int(child[12])
+        return ticks / self.tick
+
+
+SERVER_CPU = ServerCpu(None)
+
+
 def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -60,14 +94,15 @@ class Stages:
     @contextmanager
     def stage(self, name: str):
         result = {"rows": 0}
-        wall, cpu = time.perf_counter(), _cpu_seconds()
+        wall, cpu, server = time.perf_counter(), _cpu_seconds(), SERVER_CPU.seconds()
         yield result
         result.update(wall_s=round(time.perf_counter() - wall, 2), cpu_s=round(_cpu_seconds() - cpu, 2),
-                      load=_load())
+                      server_cpu_s=round(SERVER_CPU.seconds() - server, 2), load=_load())
         result["rows_per_s"] = round(result["rows"] / result["wall_s"]) if result["wall_s"] else 0
         self.rows[name] = result
         print(f"  {name:<17} rows={result['rows']:>10,} wall={result['wall_s']:>8.1f}s cpu={result['cpu_s']:>7.1f}s "
-              f"rows/s={result['rows_per_s']:>8,}  ({STAGE_UNITS[name]}; load {result['load']})", flush=True)
+              f"server cpu={result['server_cpu_s']:>7.1f}s rows/s={result['rows_per_s']:>8,}  "
+              f"({STAGE_UNITS[name]}; load {result['load']})", flush=True)
 
 
 def _scratch(server, dbname: str, create: bool) -> None:
@@ -78,11 +113,22 @@ def _scratch(server, dbname: str, create: bool) -> None:
 
 
 def run(args) -> dict:
+    global SERVER_CPU
     from parkdw import settings
 
-    server = settings.get_settings().warehouse()
-    wh = server.with_dbname(args.db)
     work = Path(tempfile.mkdtemp(prefix="parkdw-bench-pipeline-", dir=args.tmp))
+    private = None
+    if args.server == "private":
+        import pgserver
+
+        private = pgserver.get_server(work / "pgdata", cleanup_mode="delete")
+        pid = int((work / "pgdata" / "postmaster.pid").read_text().split()[0])
+        SERVER_CPU = ServerCpu(pid)
+        # Cosmos / dbt need a password; the private server trusts its socket.
+        server = settings.parse_connection(private.get_uri()).as_role("postgres", "bench")
+    else:
+        server = settings.get_settings().warehouse()
+    wh = server.with_dbname(args.db)
     # The pipeline's functions read their warehouse and folders from settings (the environment).
     os.environ.pop("AIRFLOW_CONN_WAREHOUSE", None)
     os.environ.update(TQDM_DISABLE="1",  # GX's progress bars
@@ -136,17 +182,21 @@ def run(args) -> dict:
             "marts_rows": sum(v for k, v in counts.items() if k.startswith("marts.")),
             "stages": stages.rows, "files_to_marts_wall_s": round(files_to_marts, 1),
             "total_wall_s": round(time.perf_counter() - started, 1),
-            "total_cpu_s": round(_cpu_seconds() - cpu_started, 1), "load_end": _load(),
+            "total_cpu_s": round(_cpu_seconds() - cpu_started, 1),
+            "total_server_cpu_s": round(sum(r["server_cpu_s"] for r in stages.rows.values()), 1),
+            "server": args.server, "load_end": _load(),
         }
         print(f"files -> published marts: {files_to_marts:.1f}s wall ({result['raw_rows']:,} raw rows, "
               f"{result['marts_rows']:,} marts rows); with simulate {result['total_wall_s']:.1f}s wall, "
-              f"{result['total_cpu_s']:.1f}s CPU (client side)", flush=True)
+              f"{result['total_cpu_s']:.1f}s client CPU, {result['total_server_cpu_s']:.1f}s server CPU", flush=True)
         print("RESULT " + json.dumps(result), flush=True)
         return result
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if not args.keep_db:
+        if private is not None:
+            private.cleanup()
+        elif not args.keep_db:
             _scratch(server, wh.dbname, create=False)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def growth(args) -> None:
@@ -155,7 +205,7 @@ def growth(args) -> None:
     for days in args.days:
         cmd = [sys.executable, __file__, "run", "--start", args.start.isoformat(), "--days", str(days),
                "--scale", str(args.scale), "--seed", str(args.seed), "--workers", str(args.workers),
-               "--db", args.db]
+               "--db", args.db, "--server", args.server]
         if args.tmp:
             cmd += ["--tmp", args.tmp]
         out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
@@ -183,6 +233,8 @@ def growth(args) -> None:
         print(line)
     print("orders           " + "".join(f"{r['orders']:>10,}" for r in results))
     print("cpu s (client)   " + "".join(f"{r['total_cpu_s']:>10.1f}" for r in results))
+    print("cpu s (server)   " + "".join(f"{r['total_server_cpu_s']:>10.1f}" for r in results))
+    print("wall s (all)     " + "".join(f"{r['total_wall_s']:>10.1f}" for r in results))
     print("GROWTH " + json.dumps(results))
 
 
@@ -201,6 +253,8 @@ def main() -> None:
         p.add_argument("--seed", type=int, default=42)
         p.add_argument("--workers", type=int, default=2, help="simulator processes")
         p.add_argument("--db", default="scratch_security_bench_pipeline", help="scratch database name")
+        p.add_argument("--server", choices=("shared", "private"), default="shared",
+                       help="the configured server (a scratch database) or a PostgreSQL of its own")
         p.add_argument("--tmp", help="folder for the landing files (a scale-1 month writes about 14 GB)")
     args = parser.parse_args()
     if args.mode == "run":
