@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_pipeline.py run --start 2025-03-01 --days 7 --scale 0.05
     .venv/bin/python bench/bench_pipeline.py growth --start 2025-03-01 --days 1,7,30 --scale 0.05
+    .venv/bin/python bench/bench_pipeline.py table growth.log    # the table again from a saved log
 
 `run` times each stage on a fresh scratch database: simulate (the sandbox writes the feeds),
 ingest per partner (pipeline.ingest, the DAG tasks' code: reference, customs and payments from
@@ -213,29 +214,40 @@ def growth(args) -> None:
         if out.returncode:
             raise SystemExit(f"the {days}-day run failed (exit {out.returncode})")
         results.append(json.loads(next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))[7:]))
+    print_growth(results)
+
+
+def print_growth(results: list[dict]) -> None:
+    """Per stage: wall and client CPU seconds for each range, and how each grew against the
+    rows the stage handled ('per row' = time growth / row growth; <= 1 is linear or better)."""
     base = results[0]
-    print(f"\ngrowth at scale {args.scale}: wall seconds per stage (growth factor vs {base['days']} day(s); "
-          "'per data' = time growth / data growth, <= 1 is linear or better)")
-    header = f"{'stage':<17}" + "".join(f"{str(r['days']) + ' d':>10}" for r in results) + "".join(
-        f"{'x' + str(r['days']) + 'd':>9}{'per data':>10}" for r in results[1:])
-    print(header)
-    for stage in STAGES + ("files_to_marts",):
-        def wall(r):
-            return r["files_to_marts_wall_s"] if stage == "files_to_marts" else r["stages"][stage]["wall_s"]
+    print(f"\ngrowth at scale {base['scale']} against {base['days']} day(s); 'per row' = time growth / growth "
+          "of the stage's rows (<= 1: linear or better)")
+    for measure, key in (("wall s", "wall_s"), ("client CPU s", "cpu_s")):
+        print(f"\n{measure:<17}" + "".join(f"{str(r['days']) + ' d':>10}" for r in results) + "".join(
+            f"{'x' + str(r['days']) + 'd':>9}{'per row':>9}" for r in results[1:]))
+        for stage in STAGES:
+            def value(r):
+                return r["stages"][stage][key]
 
-        def data(r):  # orders are the data volume every stage scales with
-            return r["orders"]
-
-        line = f"{stage:<17}" + "".join(f"{wall(r):>10.1f}" for r in results)
-        for r in results[1:]:
-            factor = wall(r) / wall(base) if wall(base) else float("nan")
-            line += f"{factor:>9.2f}{factor / (data(r) / data(base)):>10.2f}"
-        print(line)
-    print("orders           " + "".join(f"{r['orders']:>10,}" for r in results))
+            line = f"{stage:<17}" + "".join(f"{value(r):>10.1f}" for r in results)
+            for r in results[1:]:
+                factor = value(r) / value(base) if value(base) else float("nan")
+                rows = r["stages"][stage]["rows"] / base["stages"][stage]["rows"]
+                line += f"{factor:>9.2f}{factor / rows:>9.2f}"
+            print(line)
+    print("\norders           " + "".join(f"{r['orders']:>10,}" for r in results))
+    print("files->marts wall " + "".join(f"{r['files_to_marts_wall_s']:>10.1f}" for r in results))
     print("cpu s (client)   " + "".join(f"{r['total_cpu_s']:>10.1f}" for r in results))
-    print("cpu s (server)   " + "".join(f"{r['total_server_cpu_s']:>10.1f}" for r in results))
-    print("wall s (all)     " + "".join(f"{r['total_wall_s']:>10.1f}" for r in results))
+    print("cpu s (server)   " + "".join(f"{r.get('total_server_cpu_s', 0):>10.1f}" for r in results))
+    print("load at the end  " + "".join(f"{r['load_end'].split()[0]:>10}" for r in results))
     print("GROWTH " + json.dumps(results))
+
+
+def table(args) -> None:
+    """The growth table again, from the RESULT lines of earlier runs (a saved log)."""
+    lines = Path(args.log).read_text().splitlines()
+    print_growth([json.loads(l[7:]) for l in lines if l.startswith("RESULT ")])
 
 
 def main() -> None:
@@ -256,11 +268,10 @@ def main() -> None:
         p.add_argument("--server", choices=("shared", "private"), default="shared",
                        help="the configured server (a scratch database) or a PostgreSQL of its own")
         p.add_argument("--tmp", help="folder for the landing files (a scale-1 month writes about 14 GB)")
+    p = sub.add_parser("table", help="print the growth table from a saved log of runs")
+    p.add_argument("log")
     args = parser.parse_args()
-    if args.mode == "run":
-        run(args)
-    else:
-        growth(args)
+    {"run": run, "growth": growth, "table": table}[args.mode](args)
 
 
 if __name__ == "__main__":
