@@ -25,8 +25,10 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 demo: setup
 	$(BIN)/parkdw demo
 
+# Two test processes; each test module stays in one (module fixtures such as the DAG chain run once).
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 progress: setup
 	$(BIN)/parkdw progress

@@ -126,6 +126,7 @@ def run(day: date = DEFAULT_DAY, *, workers: int = 2, concurrency: int = 2, scal
                 "AIRFLOW__CELERY__BROKER_URL": broker,
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata.sqlalchemy_url.replace("+psycopg2", ""),
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(concurrency),
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "parkdw.celery_config.CELERY_CONFIG",  # warm dbt start
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
                 "AIRFLOW__CORE__PARALLELISM": str(workers * concurrency),
                 # Only the runs triggered here: no cron or asset-triggered runs beside them.

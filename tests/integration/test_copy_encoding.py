@@ -4,10 +4,10 @@ import csv
 
 import pytest
 
-from parkdw.ingest import loader
+from parkdw.ingest import feeds, loader
 from parkdw.ingest.feeds import SETTLEMENTS, TRACKING
 from parkdw.ingest.loader import load_file, load_source
-from parkdw.ingest.records import RecordDone, Row
+from parkdw.ingest.records import CopyBlock, RecordDone, Row
 
 GBK_NAME = "重庆两江报关服务有限公司".encode("gbk").decode("gbk")
 ODD = [
@@ -97,3 +97,44 @@ def test_a_nul_character_is_refused_naming_source_record_and_field(conn):
         load_source(conn, "tracking", "page-1", "b" * 64, lambda: iter(items), bytes)
     conn.rollback()
     assert conn.execute("select count(*) from audit.load_batch").fetchone()[0] == 0
+
+
+def test_a_csv_read_in_blocks_loads_as_the_csv_module_reads_it_with_bad_records_numbered(conn, tmp_path, monkeypatch):
+    """Plain blocks go to COPY whole; a block holding a bad record, a quoted field (one that
+    spans two blocks), edge whitespace or a blank line goes record by record: both keep every
+    record's number, and the bad ones are quarantined naming record, line and field."""
+    plain = ["2024-11-11", "payment", "PAY{i}", "", "ORD{i}", "500166000A", "5001660001",
+             "2024-11-11T10:00:00+08:00", "USD", "10.00", "0.06", "9.94", "7.1234", "central_parity", "CNY", "70.81"]
+    records = [[f"R{i}"] + [v.format(i=i) for v in plain] for i in range(1, 61)]
+    records[11][10] = ""  # required gross_amount empty: record 12
+    records[17][5] = "two\nlines, quoted"  # a quoted field across lines
+    records[23][5] = "  ORD24\u3000"  # edge whitespace, stripped
+    records[29][16] = ""  # required settlement_amount_cny empty, last field: record 30
+    path = tmp_path / "settlement_blocks.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)  # CRLF line ends
+        writer.writerow(SETTLEMENTS.columns)
+        for n, record in enumerate(records, start=1):
+            writer.writerow(record)
+            if n == 20:
+                f.write("\r\n")  # a blank line is not a record
+    text = path.read_bytes().decode("utf-8")
+    # Blocks of about 17 records, the first one ending inside record 18's quoted field.
+    monkeypatch.setattr(feeds, "BLOCK_CHARS", text.index("R18,") - text.index("\n") - 1 + 5)
+    items = list(SETTLEMENTS.read(path))
+    assert sum(type(i) is CopyBlock for i in items) >= 2 and sum(type(i) is Row for i in items) >= 30
+    result = load_file(conn, "payments", path)
+    conn.commit()
+    assert (result.received, result.loaded, result.quarantined) == (60, 58, 2)
+    quarantined = conn.execute("select record_no, field, rule, reason from audit.quarantine order by record_no").fetchall()
+    assert quarantined == [
+        (12, "gross_amount", "required", f"{path}: record 12 (record_id=R12, line 13): field gross_amount is required but empty"),
+        (30, "settlement_amount_cny", "required",
+         f"{path}: record 30 (record_id=R30, line 33): field settlement_amount_cny is required but empty"),
+    ]
+    got = conn.execute("select _record_no, record_id, original_pay_no, order_no, currency, settlement_amount_cny "
+                       "from raw.payment_settlement order by _record_no").fetchall()
+    with open(path, encoding="utf-8", newline="") as f:
+        expected = [(n, r[0], r[4].strip() or None, r[5].strip(), r[9], r[16])
+                    for n, r in enumerate((r for r in list(csv.reader(f))[1:] if r), start=1) if n not in (12, 30)]
+    assert got == expected and got[16][3] == "two\nlines, quoted" and got[22][3] == "ORD24"

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import itertools
 import json
 import operator
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from parkdw.ceb import spec
 from parkdw.ceb.reader import read_ceb_file
-from parkdw.ingest.records import RecordDone, Rejected, Row, SourceRejected
+from parkdw.ingest.records import CopyBlock, RecordDone, Rejected, Row, SourceRejected
 
 
 @dataclass(frozen=True)
@@ -175,15 +177,15 @@ def _decode_text(path: Path) -> tuple[io.TextIOBase, str]:
         return open(path, encoding="gb18030", newline=""), "gbk"
 
 
-def _csv_records(text: io.TextIOBase) -> Iterator[tuple[int, list[str]]]:
-    """(last line number, fields) of each CSV record. A line without quotes (or NUL) is split
-    on commas, exactly what the csv module would make of it and faster; any other line goes to
-    the csv module, which reads on from the same lines when a quoted field spans several."""
-    line_no = 0
-    for line in text:
+def _csv_records(lines: Iterator[str], more: Iterator[str], line_no: int) -> Iterator[tuple[int, list[str]]]:
+    """(last line number, fields) of each CSV record in `lines`, numbering lines on from
+    line_no. A line without quotes (or NUL) is split on commas, exactly what the csv module
+    would make of it and faster; any other line goes to the csv module, which reads on from
+    the same lines (and then from `more`) when a quoted field spans several."""
+    for line in lines:
         line_no += 1
         if '"' in line or "\x00" in line:
-            parser = csv.reader(itertools.chain((line,), text))
+            parser = csv.reader(itertools.chain((line,), lines, more))
             fields = next(parser)
             line_no += parser.line_num - 1
             yield line_no, fields
@@ -192,13 +194,50 @@ def _csv_records(text: io.TextIOBase) -> Iterator[tuple[int, list[str]]]:
             yield line_no, line.split(",") if line else []
 
 
-def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | RecordDone | Rejected]:
+BLOCK_CHARS = 1 << 20  # text read per block of lines (bounded memory, few Python calls per row)
+# Characters that rule a block out of the fast path: quotes (csv quoting), what COPY text would
+# need escaped, NUL, and ASCII whitespace other than space and newline (str.strip would strip
+# it). Non-ASCII blocks are also searched for any other Unicode whitespace.
+_NOT_FAST = ('"', "\t", "\\", "\x00", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+_ODD_SPACE = re.compile(r"[^\S \n]")
+_EDGE_SPACE = (" ,", ", ", " \n", "\n ")
+
+
+def _fast_lines(block: str, layout: re.Pattern) -> list[str] | None:
+    """The block's records as COPY text lines, or None when any line needs the record-by-record
+    path. `layout` matches whole lines of exactly the header's fields with every required
+    field non-empty; the checks before it leave only lines that splitting on commas, stripping
+    and NULL for empty would not change: no quotes, no CR but in CRLF, no tab, backslash or NUL,
+    no whitespace at a field's edge."""
+    if "\r" in block:
+        if block.count("\r") != block.count("\r\n"):
+            return None
+        block = block.replace("\r\n", "\n")
+    if not block.endswith("\n"):
+        block += "\n"
+    for char in _NOT_FAST:
+        if char in block:
+            return None
+    if not block.isascii() and _ODD_SPACE.search(block):
+        return None
+    if " " in block and (block[0] == " " or any(edge in block for edge in _EDGE_SPACE)):
+        return None
+    if not layout.fullmatch(block):
+        return None
+    lines = block.replace(",", "\t").split("\n")
+    lines.pop()  # after the last newline
+    return lines
+
+
+def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | CopyBlock | RecordDone | Rejected]:
+    """The file's records: blocks of plain lines whose header is exactly the feed's columns go
+    through as COPY text (CopyBlock) after whole-block checks; any other block, and every
+    block of a file with another header, record by record (Row, Rejected) with the same rules."""
     text, _encoding = _decode_text(path)
     with text:
-        records = _csv_records(text)
         try:
             try:
-                _line_no, header = next(records)
+                line_no, header = next(_csv_records(text, iter(()), 0))
             except StopIteration:
                 raise SourceRejected("empty_file", f"{source}: empty file, expected header {','.join(feed.columns)}")
             header = [h.strip() for h in header]
@@ -213,27 +252,44 @@ def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | Reco
             required = [(i, c) for i, c in enumerate(feed.columns) if c in feed.required]
             # (the first index twice: an itemgetter of two or more always returns a tuple)
             required_values = operator.itemgetter(*(i for i, _c in required), required[0][0])
+            layout = _layout(feed) if tuple(header) == feed.columns else None
             table = feed.table
             record_no = 0
-            for line_no, fields in records:
-                if not fields:  # blank lines are not records
+            while block := text.read(BLOCK_CHARS):
+                if not block.endswith("\n"):
+                    block += text.readline()  # whole lines only (after a CR, its LF)
+                lines = _fast_lines(block, layout) if layout is not None else None
+                if lines is not None:
+                    yield CopyBlock(table, lines, record_no + 1)
+                    record_no += len(lines)
+                    line_no += len(lines)
                     continue
-                record_no += 1
-                if len(fields) != width:
-                    yield Rejected(record_no, "field_count", f"{source}: record {record_no} (line {line_no}): "
-                                   f"{len(fields)} fields, header has {width}", raw_text=",".join(fields))
-                    continue
-                values = tuple(map(str.strip, pick(fields)))
-                if "" in values:  # an empty field is NULL
-                    values = tuple([v or None for v in values])
-                    if None in required_values(values):
-                        empty = [c for i, c in required if values[i] is None]
-                        key = values[key_at]
-                        yield Rejected(record_no, "required", f"{source}: record {record_no} ({feed.key}={key}, "
-                                       f"line {line_no}): field {empty[0]} is required but empty",
-                                       field=empty[0], record_key=key, raw_text=",".join(fields))
+                for line_no, fields in _csv_records(io.StringIO(block, newline=""), text, line_no):
+                    if not fields:  # blank lines are not records
                         continue
-                yield Row(table, values, record_no)
-                yield RecordDone(record_no)
+                    record_no += 1
+                    if len(fields) != width:
+                        yield Rejected(record_no, "field_count", f"{source}: record {record_no} (line {line_no}): "
+                                       f"{len(fields)} fields, header has {width}", raw_text=",".join(fields))
+                        continue
+                    values = tuple(map(str.strip, pick(fields)))
+                    if "" in values:  # an empty field is NULL
+                        values = tuple([v or None for v in values])
+                        if None in required_values(values):
+                            empty = [c for i, c in required if values[i] is None]
+                            key = values[key_at]
+                            yield Rejected(record_no, "required", f"{source}: record {record_no} ({feed.key}={key}, "
+                                           f"line {line_no}): field {empty[0]} is required but empty",
+                                           field=empty[0], record_key=key, raw_text=",".join(fields))
+                            continue
+                    yield Row(table, values, record_no)
+                    yield RecordDone(record_no)
         except csv.Error as exc:
             raise SourceRejected("malformed_csv", f"{source}: not a readable CSV file: {exc}") from exc
+
+
+@functools.cache
+def _layout(feed: CsvFeed) -> re.Pattern:
+    """Whole lines of the feed's columns in order, required ones non-empty."""
+    fields = ["[^,\n]+" if c in feed.required else "[^,\n]*" for c in feed.columns]
+    return re.compile("(?:" + ",".join(fields) + "\n)*")

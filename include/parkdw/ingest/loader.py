@@ -26,7 +26,7 @@ from psycopg.copy import QueuedLibpqWriter
 from parkdw.ceb.spec import LINEAGE_COLUMNS
 from parkdw.ingest.feeds import FEEDS, PARTNERS, all_raw_tables
 from parkdw.ingest.landing import open_landing, sha256_of
-from parkdw.ingest.records import RecordDone, Rejected, Row, SourceRejected
+from parkdw.ingest.records import CopyBlock, RecordDone, Rejected, Row, SourceRejected
 from parkdw.settings import SCHEMA_AUDIT, SCHEMA_RAW
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class _TableWriter:
         self._lineage = "".join("\t" + str(v).translate(_ESCAPES) for v in lineage)
         self._columns = all_raw_tables()
         self._buffers: dict[str, list[Row]] = defaultdict(list)
-        self._open: tuple[str, object, psycopg.Copy] | None = None  # (table, context, copy)
+        self._open: tuple[tuple[str, bool], object, psycopg.Copy] | None = None  # ((table, nulls), context, copy)
         self.rows_by_table: dict[str, int] = defaultdict(int)
 
     def __enter__(self) -> "_TableWriter":
@@ -168,21 +168,39 @@ class _TableWriter:
                                      "contains a NUL character, which a text column cannot hold")
         raise ValueError(f"{self._source}: a message guid contains a NUL character")
 
+    def add_block(self, block: CopyBlock) -> None:
+        """Records a reader already wrote as COPY text: only the lineage is appended to each
+        line, and the block goes out in one write (its COPY reads an empty field as NULL)."""
+        if self._buffers.get(block.table):
+            self._flush(block.table)  # rows read before the block go first, in record order
+        lineage = self._lineage + "\t"
+        # (an empty _message_guid: NULL)
+        chunk = "".join([f"{line}{lineage}{record_no}\t\n"
+                         for record_no, line in enumerate(block.lines, block.first_record_no)])
+        self._copy(block.table, empty_is_null=True).write(chunk.encode("utf-8"))
+        self.rows_by_table[block.table] += len(block.lines)
+
     def _flush(self, table: str) -> None:
         rows = self._buffers.pop(table)
         chunk = self._encode(rows, len(self._columns[table]))
-        if self._open is None or self._open[0] != table:
+        self._copy(table, empty_is_null=False).write(chunk)
+        self.rows_by_table[table] += len(rows)
+
+    def _copy(self, table: str, empty_is_null: bool) -> psycopg.Copy:
+        """The open COPY into the table, opened (and another one closed) when needed."""
+        key = (table, empty_is_null)
+        if self._open is None or self._open[0] != key:
             self._close((None, None, None))
             columns = self._columns[table] + list(LINEAGE_COLUMNS)
             cursor = self._conn.cursor()
             # A queued writer sends from its own thread, so encoding the next chunk overlaps with
             # the send; the server inserts meanwhile on its own core.
-            context = cursor.copy(sql.SQL("copy {}.{} ({}) from stdin").format(
-                sql.Identifier(SCHEMA_RAW), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))),
+            context = cursor.copy(sql.SQL("copy {}.{} ({}) from stdin{}").format(
+                sql.Identifier(SCHEMA_RAW), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL(" with (null '')" if empty_is_null else "")),
                 writer=QueuedLibpqWriter(cursor))
-            self._open = (table, context, context.__enter__())
-        self._open[2].write(chunk)
-        self.rows_by_table[table] += len(rows)
+            self._open = (key, context, context.__enter__())
+        return self._open[2]
 
     def _close(self, exc: tuple) -> None:
         if self._open is not None:
@@ -264,6 +282,9 @@ def load_source(
                         add(item)
                     elif kind is RecordDone:
                         loaded += 1
+                    elif kind is CopyBlock:
+                        writer.add_block(item)
+                        loaded += len(item.lines)
                     else:
                         rejected.append(item)
             result.loaded, result.received = loaded, loaded + len(rejected)

@@ -17,6 +17,16 @@ class Row(NamedTuple):
     message_guid: str | None = None
 
 
+class CopyBlock(NamedTuple):
+    """Consecutive records already checked and written as COPY text, one line each (no newline):
+    the delivered columns tab-separated, an empty field for NULL, nothing that needs escaping.
+    Their record numbers run from first_record_no; each is one row of `table`, loaded."""
+
+    table: str
+    lines: list[str]
+    first_record_no: int
+
+
 class RecordDone(NamedTuple):
     """Marks the end of one source record whose rows were all yielded (counts it as loaded)."""
 
