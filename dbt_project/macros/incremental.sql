@@ -7,11 +7,11 @@
 {# The latest raw load the model has seen (max _loaded_at of its rows) minus a lookback that
    covers loads still committing while the previous run read. A literal, so the planner
    estimates the changed-key scans from statistics rather than guessing. #}
-{% macro load_watermark() -%}
+{% macro load_watermark(column='_loaded_at', lookback=none) -%}
     {%- if execute and this is not none and is_incremental() -%}
         {%- set result = run_query(
-            "select to_char(coalesce(max(_loaded_at), timestamptz '1900-01-01') - interval '"
-            ~ var('incremental_lookback') ~ "', 'YYYY-MM-DD\"T\"HH24:MI:SS.US TZH:TZM') from " ~ this) -%}
+            "select to_char(coalesce(max(" ~ column ~ "), timestamptz '1900-01-01') - interval '"
+            ~ (lookback or var('incremental_lookback')) ~ "', 'YYYY-MM-DD\"T\"HH24:MI:SS.US TZH:TZM') from " ~ this) -%}
         timestamptz '{{ result.columns[0].values()[0] }}'
     {%- else -%}
         timestamptz '1900-01-01'

@@ -40,8 +40,10 @@
 {% macro declaration_line_scope() -%}
     {{ inventory_list_changes() }}
     union all
-    select h.inventory_guid from {{ ref('stg_customs__inventory_heads') }} as h
-    where h.export_date >= {{ fx_revalued_since_watermark() }}
+    -- raw ieDate text (YYYYMMDD sorts as the date; a malformed one only widens the scope): an
+    -- index range, where the staging view's export_date would resolve every list's version
+    select h.guid from {{ source('customs', 'ceb_inventory_head') }} as h
+    where h.ie_date >= to_char({{ fx_revalued_since_watermark() }}, 'YYYYMMDD')
     union all
     {{ stale_enterprise_versions('inventory_guid', 'export_date') }}
 {%- endmacro %}
@@ -49,8 +51,9 @@
 {% macro export_order_scope() -%}
     select o.guid from {{ source('customs', 'ceb_order_head') }} as o where {{ loaded_since_watermark('o') }}
     union all
-    select o.order_guid from {{ ref('stg_customs__orders') }} as o
-    where o.order_date >= {{ fx_revalued_since_watermark() }}
+    -- raw appTime text, Beijing time YYYYMMDDhhmmss (the order date's wall clock): as above
+    select o.guid from {{ source('customs', 'ceb_order_head') }} as o
+    where o.app_time >= to_char({{ fx_revalued_since_watermark() }}, 'YYYYMMDD')
     union all
     {{ stale_enterprise_versions('order_guid', 'order_date') }}
 {%- endmacro %}
@@ -62,6 +65,28 @@
 
 {% macro waybill_match_group(logistics_code, logistics_no) -%}
     ('waybill|' || {{ logistics_code }} || '|' || {{ logistics_no }})
+{%- endmacro %}
+
+{# A relation restricted to the staged match groups of one kind ('order': platform + order
+   number; 'waybill': carrier + number), looked up group by group on those columns (raw indexes
+   on them), with the OFFSET 0 fence of scoped_relation. On a full refresh, the relation itself. #}
+{% macro scoped_by_match_group(relation, kind) -%}
+    {%- if this is not none and is_incremental() -%}
+        {%- set prefix = 'waybill|' if kind == 'waybill' else '' -%}
+        {%- set columns = ['logistics_code', 'logistics_no'] if kind == 'waybill' else ['ebp_code', 'order_no'] -%}
+        (select scoped.*
+         from (select split_part(rest, '|', 1) as first_part, substr(rest, strpos(rest, '|') + 1) as second_part
+               from (select substr(scope_key, {{ prefix | length + 1 }}) as rest from {{ scope_table() }}
+                     where {% if prefix %}scope_key like '{{ prefix }}%'{% else %}scope_key not like 'waybill|%'{% endif %}) as keys
+              ) as scope
+         cross join lateral (
+             select * from {{ relation }} as keyed
+             where keyed.{{ columns[0] }} = scope.first_part and keyed.{{ columns[1] }} = scope.second_part
+             offset 0
+         ) as scoped)
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro document_match_scope(with_stale_enterprises=false) -%}

@@ -16,3 +16,11 @@ def is_valid_credit_code(code: str | None) -> bool:
     if not code or len(code) != 18 or any(c not in CREDIT_CODE_ALPHABET for c in code):
         return False
     return credit_code_check_char(code[:17]) == code[17]
+
+
+def credit_code_check_char_sql(column: str) -> str:
+    """The same GB 32100-2015 check character as a SQL expression over a text column (for
+    validation queries); it assumes the first 17 characters are in the alphabet."""
+    terms = " + ".join(f"(strpos('{CREDIT_CODE_ALPHABET}', substr({column}, {i + 1}, 1)) - 1) * {w}"
+                       for i, w in enumerate(_CREDIT_CODE_WEIGHTS))
+    return f"substr('{CREDIT_CODE_ALPHABET}', mod(31 - mod({terms}, 31), 31) + 1, 1)"

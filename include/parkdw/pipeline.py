@@ -103,24 +103,33 @@ def ingest_logistics(start: datetime | None, end: datetime | None, base_url: str
     return summary.as_dict()
 
 
-def validate(start: datetime | None = None, end: datetime | None = None) -> dict:
-    """Run every GX suite, record results, and raise when a blocking check failed."""
+def validate(start: datetime | None = None, end: datetime | None = None, layer: str | None = None,
+             run_key: str | None = None) -> dict:
+    """Run the GX checkpoint of a layer (or every layer), record results, and raise naming every
+    failed blocking check. Warnings are recorded and logged only."""
     from parkdw.quality.validate import enforce, run_validation
 
-    interval = (start, end) if start and end else None
-    summary = run_validation(None, interval)
+    summary = run_validation(layer, (start, end) if start and end else None, run_key=run_key)
     enforce(summary)
-    return {"run_key": summary.run_key, "checks": len(summary.results),
+    return {"run_key": summary.run_key, "layer": layer or "all", "checks": len(summary.results),
             "warnings": len(summary.failed_warning)}
 
 
 def require_validation_passed(conn) -> str:
-    """The publish gate: raise unless the latest marts validation passed its blocking checks."""
-    from parkdw.quality.validate import latest_marts_validation_passed
+    """The publish gate: raise unless the latest validation of every layer passed its blocking checks."""
+    from parkdw.quality.validate import latest_validation_passed
 
-    passed, detail = latest_marts_validation_passed(conn)
+    passed, detail = latest_validation_passed(conn)
     if not passed:
-        raise RuntimeError(f"not publishing: the latest marts validation did not pass ({detail})")
+        raise RuntimeError(f"not publishing: the latest validation did not pass ({detail})")
+    return detail
+
+
+def validation_gate() -> str:
+    """The validate DAG's last step: confirm the gate publishing will check, and say why."""
+    with warehouse.connect(role=TRANSFORM_ROLE) as conn:
+        detail = require_validation_passed(conn)
+    log.info("validated: %s", detail)
     return detail
 
 

@@ -154,6 +154,11 @@ class Settings:
         return Path(self._env.get("PARKDW_OUTPUT_DIR") or self.home / "outputs")
 
     @property
+    def gx_results_dir(self) -> Path:
+        """GX validation results and Data Docs of the runs (outside the repository)."""
+        return self.output_dir / "gx"
+
+    @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
 

@@ -96,7 +96,7 @@ create table if not exists {SCHEMA_AUDIT}.api_request (
 
 create table if not exists {SCHEMA_AUDIT}.validation_run (
     validation_run_id   bigserial primary key,
-    run_key             text        not null,  -- groups the suites of one validate task run
+    run_key             text        not null,  -- groups the suites of one validate DAG run (its Airflow run id)
     suite               text        not null,
     layer               text        not null,
     asset               text        not null,
@@ -122,6 +122,13 @@ create table if not exists {SCHEMA_AUDIT}.validation_result (
     unexpected_sample   jsonb,
     kwargs              jsonb       not null
 );
+-- Added with the GX file context (existing warehouses gain them on the next ensure_schemas):
+-- the checkpoint (layer) run, the GX batch and result ids (Data Docs), and each check's name.
+alter table {SCHEMA_AUDIT}.validation_run add column if not exists checkpoint text;
+alter table {SCHEMA_AUDIT}.validation_run add column if not exists batch_id text;
+alter table {SCHEMA_AUDIT}.validation_run add column if not exists gx_result_id text;
+alter table {SCHEMA_AUDIT}.validation_result add column if not exists check_name text;
+alter table {SCHEMA_AUDIT}.validation_result add column if not exists description text;
 """
 
 
@@ -155,8 +162,16 @@ def ensure_database(wh: WarehouseParams) -> None:
     log.info("created database %s", wh.dbname)
 
 
-# Raw columns the dbt models join on besides the document key (waybills find their lists).
-RAW_LOOKUP_COLUMNS = {"ceb_inventory_head": ["logistics_no"]}
+# Raw columns the dbt models look documents up by besides the document key: waybills find
+# their lists, the document match finds an order's documents by platform + order number, the
+# settlement view resolves versions per record, a late central parity re-values by date.
+RAW_LOOKUP_COLUMNS = {
+    "ceb_inventory_head": [("logistics_no",), ("ebp_code", "order_no"), ("ie_date",)],
+    "ceb_order_head": [("ebp_code", "order_no"), ("app_time",)],
+    "ceb_receipts": [("ebp_code", "order_no")],
+    "ceb_logistics": [("logistics_no",)],
+    "payment_settlement": [("record_id",)],
+}
 
 
 # Who owns each layer schema and everything in it.
@@ -297,13 +312,14 @@ def _create_raw_and_audit(conn: psycopg.Connection, raw_tables: dict[str, list[s
                 sql.Identifier(f"{table}__batch_idx"), sql.Identifier(SCHEMA_RAW), sql.Identifier(table)
             )
         )
-        # Staging resolves versions per document key; incremental models look changed keys up.
-        keys = [c for c in ("guid", "head_guid") if c in columns] + RAW_LOOKUP_COLUMNS.get(table, [])
-        for key in keys:
+        # Staging resolves versions per document key; incremental models look changed keys up,
+        # and find what loaded since their watermark by _loaded_at.
+        keys = [(c,) for c in ("guid", "head_guid") if c in columns] + RAW_LOOKUP_COLUMNS.get(table, [])
+        for key in [*keys, ("_loaded_at",)]:
             conn.execute(
                 sql.SQL("create index if not exists {} on {}.{} ({})").format(
-                    sql.Identifier(f"{table}__{key}_idx"), sql.Identifier(SCHEMA_RAW), sql.Identifier(table),
-                    sql.Identifier(key),
+                    sql.Identifier(f"{table}__{'_'.join(key).lstrip('_')}_idx"), sql.Identifier(SCHEMA_RAW),
+                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, key)),
                 )
             )
 

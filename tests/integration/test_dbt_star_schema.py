@@ -52,7 +52,9 @@ def built(landing, wh, snapshot_tables):
         load(conn, out, cfg.start - timedelta(days=7), cfg.start + DAY)
         run_dbt(["build", "--quiet"])
         first = snapshot_tables(conn, ("marts",))
-        age_all_loads(conn, 2)
+        # Past both lookbacks (3 hours; settlements' lookback_days = 3): day two's adjustments must
+        # re-read the day-one payments they revise, and nothing else of day one is recomputed.
+        age_all_loads(conn, 4)
         # Day two, and every later delivery folder: late files and next-day releases of day two.
         load(conn, out, cfg.end, cfg.end + timedelta(days=5))
         run_dbt(["build", "--quiet"])

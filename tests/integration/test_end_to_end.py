@@ -9,7 +9,8 @@ import pytest
 
 from parkdw import airflow_local, warehouse
 from parkdw.pipeline import progress_rows
-from parkdw.sandbox.generate import expected_progress
+from parkdw.quality.project import SUITES
+from parkdw.sandbox.generate import expected_progress, load_defects
 from parkdw.settings import get_settings
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +54,7 @@ def test_chain_marts_equal_the_generated_input(chain, wh):
                                   where b.batch_id is null or b.source <> f._source""").fetchone()[0]
         assert orphans == 0
         runs = conn.execute("select count(*), bool_and(blocking_success) from audit.validation_run").fetchone()
-        assert runs[0] >= 4 and runs[1] is True
+        assert runs[0] >= len(SUITES) and runs[1] is True
 
 
 def test_publish_wrote_exports_that_match_the_marts(chain, wh):
@@ -176,6 +177,66 @@ def test_report_shows_the_marts_figures_in_a_browser(chain, wh):
     assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
 
 
+def test_validation_recorded_every_suite_and_the_clean_run_passed_its_blocking_checks(chain, wh):
+    cfg = chain[0]
+    with warehouse.connect(warehouse=wh) as conn:
+        runs = conn.execute("""select layer, suite, bool_and(blocking_success), sum(evaluated),
+                                      sum(passed + failed_blocking + failed_warning), count(distinct run_key)
+                               from audit.validation_run group by 1, 2""").fetchall()
+        raw_days = {r[0] for r in conn.execute("""select (data_interval_start at time zone 'UTC')::date
+                                                   from audit.validation_run where layer = 'raw'""").fetchall()}
+        unnamed = conn.execute("""select count(*) from audit.validation_result
+                                  where check_name is null or severity not in ('critical', 'warning')""").fetchone()[0]
+        passed, detail = __import__("parkdw.quality.validate", fromlist=["x"]).latest_validation_passed(conn)
+    assert {(layer, suite) for layer, suite, *_ in runs} == {(s["layer"], s["name"]) for s in SUITES}
+    for layer, suite, blocking_ok, evaluated, counted, run_keys in runs:
+        assert blocking_ok, suite  # the sandbox's defects are quarantined or only warn
+        assert evaluated == counted > 0 and run_keys == 1, suite
+    assert {cfg.start, cfg.end} <= raw_days  # the raw batches of each ingested day
+    assert unnamed == 0
+    assert passed and "marts" in detail
+
+
+def test_wrong_timezone_defect_is_flagged_as_a_warning_with_the_manifests_count(chain, wh):
+    cfg, out, _ = chain
+    injected = {d["guid"] for d in load_defects(out) if d["defect"] == "wrong_timezone"}
+    variants = {d["guid"] for d in load_defects(out) if d["defect"] == "currency_variant"}
+    with warehouse.connect(warehouse=wh) as conn:
+        loaded = {r[0] for r in conn.execute("select guid from raw.ceb_inventory_head").fetchall()}
+        flagged = conn.execute("""select x.check_name, r.blocking_success, x.severity, x.success,
+                                         x.unexpected_count, x.unexpected_sample
+                                  from audit.validation_run r join audit.validation_result x using (validation_run_id)
+                                  where x.check_name in ('app_time_before_order', 'currency_in_code_table')""").fetchall()
+    by_check = {name: [f for f in flagged if f[0] == name] for name in ('app_time_before_order', 'currency_in_code_table')}
+    timezone_rows = by_check["app_time_before_order"]
+    assert {(severity, blocking_ok) for _, blocking_ok, severity, *_ in timezone_rows} == {("warning", True)}
+    count = sum(r[4] or 0 for r in timezone_rows)
+    guids = {row["guid"] for r in timezone_rows for row in r[5]}
+    assert count == len(injected & loaded) == len(guids) > 0 and guids == injected & loaded
+    for row in (row for r in timezone_rows for row in r[5]):  # 8 hours early against its own order
+        assert datetime.strptime(row["order_app_time"], "%Y%m%d%H%M%S") - datetime.strptime(
+            row["app_time"], "%Y%m%d%H%M%S") == timedelta(hours=7, minutes=40)
+    currency_guids = {row["head_guid"] for r in by_check["currency_in_code_table"] for row in r[5]}
+    assert currency_guids == variants & loaded and all(r[1] for r in by_check["currency_in_code_table"])
+
+
+def test_data_docs_show_the_latest_validation_runs(chain, wh, tmp_path):
+    from parkdw.quality.validate import build_data_docs
+
+    index = build_data_docs(tmp_path / "data_docs")
+    with warehouse.connect(warehouse=wh) as conn:
+        latest = [r[0] for r in conn.execute("""select gx_result_id from audit.validation_run r
+                                                join (select distinct on (layer) layer, run_key from audit.validation_run
+                                                      order by layer, run_at desc) l using (layer, run_key)""").fetchall()]
+    html = index.read_text()
+    assert latest and index.name == "index.html"
+    for result_id in latest:
+        page = index.parent / "validations" / f"{result_id}.html"
+        assert f"validations/{result_id}.html" in html and page.exists(), result_id
+    fact_page = next(index.parent.glob("validations/marts/fct_export_declaration_lines/*/*/*.html")).read_text()
+    assert "CNY per export date equals staging" in fact_page  # the check's description, as rendered
+
+
 def test_rerunning_the_chain_leaves_the_warehouse_identical(chain, wh, snapshot_tables):
     cfg, _out, _ = chain
     with warehouse.connect(warehouse=wh) as conn:
@@ -188,25 +249,71 @@ def test_rerunning_the_chain_leaves_the_warehouse_identical(chain, wh, snapshot_
     assert skipped > 0
 
 
+def test_validation_history_accumulates_over_consecutive_runs(chain, wh):
+    with warehouse.connect(warehouse=wh) as conn:
+        runs = conn.execute("""select layer, count(distinct run_key), count(*) from audit.validation_run
+                               group by 1""").fetchall()
+        results = dict(conn.execute("""select r.run_key, count(*) from audit.validation_run r
+                                       join audit.validation_result using (validation_run_id)
+                                       where r.layer = 'marts' group by 1""").fetchall())
+    by_layer = {layer: (keys, rows) for layer, keys, rows in runs}
+    suites = {layer: sum(1 for s in SUITES if s["layer"] == layer) for layer in ("staging", "marts")}
+    for layer, count in suites.items():  # one row per suite per run, the first run's rows kept
+        assert by_layer[layer] == (2, 2 * count), layer
+    assert len(results) == 2 and len(set(results.values())) == 1
+
+
 def test_a_blocking_check_failure_stops_publishing(chain, wh):
+    from parkdw import pipeline
+    from parkdw.quality.validate import BlockingValidationError
+
     cfg, _out, _ = chain
     dags = airflow_local.load_dags()
     run_after = datetime(cfg.end.year, cfg.end.month, cfg.end.day, tzinfo=timezone.utc) + timedelta(days=2)
     with warehouse.connect(warehouse=wh) as conn:
-        conn.execute("update marts.fct_export_declaration_lines set value_cny = -1 where gnum = 1 "
-                     "and inventory_guid = (select min(inventory_guid) from marts.fct_export_declaration_lines)")
+        # One fen more on one fact line, and another line whose country is in no dimension row.
+        first, second = conn.execute("""select declaration_line_key from marts.fct_export_declaration_lines
+                                        order by declaration_line_key limit 2""").fetchall()
+        conn.execute("update marts.fct_export_declaration_lines set value_cny = value_cny + 0.01 "
+                     "where declaration_line_key = %s", first)
+        conn.execute("update marts.fct_export_declaration_lines set country_key = 'ZZZ' "
+                     "where declaration_line_key = %s", second)
         conn.commit()
-    with pytest.raises(airflow_local.DagRunFailed, match="parkdw_validate"):
+    with pytest.raises(airflow_local.DagRunFailed, match="parkdw_validate.*validate_marts"):
         airflow_local.run_dag(dags, "parkdw_validate", run_after)
     with pytest.raises(airflow_local.DagRunFailed, match="parkdw_publish"):
         airflow_local.run_dag(dags, "parkdw_publish", run_after + timedelta(hours=1))
     with warehouse.connect(warehouse=wh) as conn:
-        failed = conn.execute("""select r.suite, x.column_name, x.unexpected_count from audit.validation_run r
-                                 join audit.validation_result x using (validation_run_id)
+        failed = conn.execute("""select r.suite, x.check_name, x.unexpected_count, x.unexpected_sample
+                                 from audit.validation_run r join audit.validation_result x using (validation_run_id)
                                  where not x.success and x.severity = 'critical'""").fetchall()
-    assert ("marts.fct_export_declaration_lines", "value_cny", 1) in failed
-    log = sorted((get_settings().airflow_home / "logs" / "local_runs").glob("parkdw_publish_*.log"))[-1].read_text()
-    assert "not publishing: the latest marts validation did not pass" in log
+    failed_checks = {(suite, check, count) for suite, check, count, _ in failed}
+    assert {("marts.fct_export_declaration_lines", "value_cny_reconciles_with_staging", 1),
+            ("marts.fct_export_declaration_lines", "country_key_resolves", 1)} <= failed_checks
+    reconcile = next(sample[0] for _, check, _, sample in failed if check == "value_cny_reconciles_with_staging")
+    assert Decimal(reconcile["marts_cny"]) - Decimal(reconcile["staging_cny"]) == Decimal("0.01")
+    logs = get_settings().airflow_home / "logs" / "local_runs"
+    validate_log = sorted(logs.glob("parkdw_validate_*.log"))[-1].read_text()
+    assert "BlockingValidationError" in validate_log
+    for check in ("value_cny_reconciles_with_staging", "country_key_resolves"):
+        assert f"marts.fct_export_declaration_lines: {check}" in validate_log
+    publish_log = sorted(logs.glob("parkdw_publish_*.log"))[-1].read_text()
+    assert "not publishing: the latest validation did not pass" in publish_log
+    assert "marts.fct_export_declaration_lines: country_key_resolves" in publish_log
+
+    # A raw batch with a credit code whose check character is wrong fails the raw layer, by day.
+    with warehouse.connect(warehouse=wh) as conn:
+        code = conn.execute("""update raw.registry_enterprise set credit_code = left(credit_code, 17) ||
+                                   case right(credit_code, 1) when '0' then '1' else '0' end
+                               where ctid = (select t.ctid from raw.registry_enterprise t join audit.load_batch b
+                                             on b.batch_id = t._batch_id where b.data_interval_start::date = %s
+                                             limit 1) returning credit_code""", (cfg.end,)).fetchone()[0]
+        conn.commit()
+    day = datetime(cfg.end.year, cfg.end.month, cfg.end.day, tzinfo=timezone.utc)
+    with pytest.raises(BlockingValidationError) as raised:
+        pipeline.validate(day, day + timedelta(days=1), layer="raw")
+    assert f"raw.registry_enterprise [{cfg.end.isoformat()}]: credit_code_check_character" in str(raised.value)
+    assert code in str(raised.value)
 
 
 def test_each_layer_was_built_by_its_own_role(chain, wh):

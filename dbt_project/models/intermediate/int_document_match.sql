@@ -15,23 +15,20 @@
 
 with orders as (
     select o.*, cur.currency_iso
-    from {{ ref('stg_customs__orders') }} as o
+    from {{ scoped_by_match_group(ref('stg_customs__orders'), 'order') }} as o
     left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = o.currency_code
-    where {{ in_incremental_scope(order_match_group('o.ebp_code', 'o.order_no')) }}
 ),
 
 receipts as (
     select distinct on (r.ebp_code, r.order_no) r.*, cur.currency_iso
-    from {{ ref('stg_customs__receipts') }} as r
+    from {{ scoped_by_match_group(ref('stg_customs__receipts'), 'order') }} as r
     left join {{ ref('int_currency_codes') }} as cur on cur.delivered_code = r.currency_code
-    where {{ in_incremental_scope(order_match_group('r.ebp_code', 'r.order_no')) }}
     order by r.ebp_code, r.order_no, r.declared_at desc, r._batch_id desc
 ),
 
 heads as (
     select h.*
-    from {{ ref('stg_customs__inventory_heads') }} as h
-    where {{ in_incremental_scope(order_match_group('h.ebp_code', 'h.order_no')) }}
+    from {{ scoped_by_match_group(ref('stg_customs__inventory_heads'), 'order') }} as h
 ),
 
 inventory_values as (
@@ -107,9 +104,8 @@ orphan_waybills as (
         w.waybill_guid,
         w._batch_id,
         w._loaded_at
-    from {{ ref('stg_customs__waybills') }} as w
-    where {{ in_incremental_scope(waybill_match_group('w.logistics_code', 'w.logistics_no')) }}
-      and not exists (
+    from {{ scoped_by_match_group(ref('stg_customs__waybills'), 'waybill') }} as w
+    where not exists (
           select 1 from {{ ref('stg_customs__inventory_heads') }} as h
           where h.logistics_no = w.logistics_no
             and h.logistics_code = w.logistics_code

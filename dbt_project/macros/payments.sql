@@ -1,0 +1,100 @@
+{# Settlement records (stg_payments__settlements) as two steps, so the incremental fact can run
+   the second on the revision groups that changed instead of the whole history. #}
+
+{# The latest version of each settlement record (a record delivered again: its latest load
+   wins), types cast, with its revision group. An anti-join, not DISTINCT ON: a filter on the
+   result reaches the raw scan. `where` filters the raw rows (the latest version of a record
+   must pass it to be kept, so filter on what every version of a record shares). #}
+{% macro settlement_records(where='true') -%}
+    select
+        p.record_id,
+        -- The institution is named by the file (settlement_<pay code>_...), not by a column.
+        substring(p._source from 'settlement_([0-9A-Za-z]{10})_[0-9]{8}_[0-9]{8}\.csv$') as payment_institution_code,
+        {{ iso_date('p.settlement_date') }} as settlement_date,
+        upper(trim(p.transaction_type)) as transaction_type,
+        p.pay_no,
+        nullif(trim(p.original_pay_no), '') as original_pay_no,
+        -- A payment and its FX adjustments form one revision group (institution, payment pay_no).
+        case when upper(trim(p.transaction_type)) = 'FX_ADJUSTMENT' then nullif(trim(p.original_pay_no), '')
+             else p.pay_no end as revision_pay_no,
+        p.order_no,
+        p.ebp_code,
+        p.ebc_code,
+        {{ iso_timestamptz('p.transaction_time') }} as transacted_at,
+        upper(trim(p.currency)) as currency_iso,
+        {{ to_numeric('p.gross_amount') }} as gross_amount,
+        {{ to_numeric('p.fee_amount') }} as fee_amount,
+        {{ to_numeric('p.net_amount') }} as net_amount,
+        {{ to_numeric('p.fx_rate') }} as fx_rate,
+        upper(trim(p.rate_type)) as rate_type,
+        upper(trim(p.settlement_currency)) as settlement_currency_iso,
+        {{ to_numeric('p.settlement_amount_cny') }} as amount_cny,
+        p._batch_id,
+        p._record_no,
+        p._source,
+        p._loaded_at
+    from {{ source('payments', 'payment_settlement') }} as p
+    where {{ is_latest_version('p', source('payments', 'payment_settlement'), key='record_id',
+                               order_by=['_loaded_at', '_batch_id', '_record_no']) }}
+      and ({{ where }})
+{%- endmacro %}
+
+{# The settlement rows of the records in `records` (settlement_records' columns): whole
+   revision groups in, exact group totals out. #}
+{% macro settlement_revisions(records) -%}
+with revisions as (
+    select
+        *,
+        coalesce(sum(amount_cny) filter (where transaction_type = 'FX_ADJUSTMENT')
+            over (partition by payment_institution_code, revision_pay_no), 0) as fx_adjustment_cny,
+        count(*) filter (where transaction_type = 'FX_ADJUSTMENT')
+            over (partition by payment_institution_code, revision_pay_no) as fx_adjustment_count,
+        bool_or(transaction_type = 'PAYMENT')
+            over (partition by payment_institution_code, revision_pay_no) as revised_payment_loaded,
+        -- A record's derived columns change when any record of its group loads: incremental
+        -- models filter on this, not on the record's own _loaded_at.
+        max(_loaded_at) over (partition by payment_institution_code, revision_pay_no) as _group_loaded_at
+    from ({{ records }}) as records
+)
+
+select
+    {{ surrogate_key(['record_id']) }} as settlement_record_key,
+    record_id,
+    payment_institution_code,
+    settlement_date,
+    transaction_type,
+    transaction_type = 'REFUND' as is_refund,
+    transaction_type = 'DISPUTE' as is_dispute,
+    transaction_type = 'DISPUTE_REVERSAL' as is_dispute_reversal,
+    transaction_type = 'FX_ADJUSTMENT' as is_fx_adjustment,
+    pay_no,
+    original_pay_no,
+    revision_pay_no,
+    order_no,
+    ebp_code,
+    ebc_code,
+    transacted_at,
+    currency_iso,
+    gross_amount,
+    fee_amount,
+    net_amount,
+    fx_rate,
+    rate_type,
+    settlement_currency_iso,
+    amount_cny,
+    -- CNY at the final rate: a payment plus its adjustments; an adjustment folded into its
+    -- payment counts 0 (one whose payment is not loaded keeps its own amount), so the column
+    -- sums to the same total as amount_cny.
+    case
+        when transaction_type = 'PAYMENT' then amount_cny + fx_adjustment_cny
+        when transaction_type = 'FX_ADJUSTMENT' and revised_payment_loaded then 0
+        else amount_cny
+    end as amount_cny_final,
+    transaction_type = 'PAYMENT' and fx_adjustment_count > 0 as is_fx_revised,
+    _batch_id,
+    _record_no,
+    _source,
+    _loaded_at,
+    _group_loaded_at
+from revisions
+{%- endmacro %}
