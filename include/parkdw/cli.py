@@ -165,8 +165,10 @@ def cmd_ingest(args) -> int:
 def cmd_quarantine(args) -> int:
     from parkdw import warehouse
     from parkdw.ingest import replay
+    from parkdw.settings import LOADER_ROLE
 
-    with warehouse.connect() as conn:
+    warehouse.prepare()
+    with warehouse.connect(role=LOADER_ROLE) as conn:  # replaying loads raw rows: the loader's work
         if args.action == "list":
             counts, latest = replay.list_quarantine(conn, args.feed, args.limit)
             if not counts:

@@ -14,7 +14,7 @@ from psycopg import sql
 from parkdw import warehouse
 from parkdw.ingest.feeds import PARTNERS
 from parkdw.ingest.loader import ingest_partner
-from parkdw.settings import SCHEMA_MARTS, SCHEMA_RAW, get_settings
+from parkdw.settings import LOADER_ROLE, SCHEMA_MARTS, SCHEMA_RAW, TRANSFORM_ROLE, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ def ingest(partner: str, start: datetime | None, end: datetime | None, source: s
     if partner == "logistics":  # an API, not files: read up to the interval's end from its watermark
         return ingest_logistics(start, end, source)
     interval = (start, end) if start and end else None
-    with warehouse.connect() as conn:
+    warehouse.prepare()
+    with warehouse.connect(role=LOADER_ROLE) as conn:
         warehouse.ensure_schemas(conn)
         summary = ingest_partner(conn, partner, source or get_settings().landing_location(partner), interval)
         conn.commit()
@@ -86,10 +87,11 @@ def ingest_logistics(start: datetime | None, end: datetime | None, base_url: str
     from parkdw.ingest.tracking_client import TrackingClient
 
     api = get_settings().tracking_api()
-    with warehouse.connect() as conn:
+    warehouse.prepare()
+    with warehouse.connect(role=LOADER_ROLE) as conn:
         warehouse.ensure_schemas(conn)
         client = TrackingClient(base_url or api.base_url, api.client_id, api.client_secret,
-                                observer=record_attempts(warehouse.connect))
+                                observer=record_attempts(lambda: warehouse.connect(role=LOADER_ROLE)))
         try:
             summary = ingest_tracking(conn, client, until=end, interval=(start, end) if start and end else None)
         finally:
@@ -125,7 +127,7 @@ def require_validation_passed(conn) -> str:
 
 def validation_gate() -> str:
     """The validate DAG's last step: confirm the gate publishing will check, and say why."""
-    with warehouse.connect() as conn:
+    with warehouse.connect(role=TRANSFORM_ROLE) as conn:
         detail = require_validation_passed(conn)
     log.info("validated: %s", detail)
     return detail
@@ -135,7 +137,7 @@ def refresh_grants() -> dict:
     """The BI login role: USAGE on marts, SELECT on its tables (and future ones), nothing else."""
     from parkdw.publishing import refresh_bi_grants
 
-    with warehouse.connect() as conn:
+    with warehouse.connect(role=TRANSFORM_ROLE) as conn:
         require_validation_passed(conn)
         return refresh_bi_grants(conn, get_settings().bi_password)
 
@@ -145,7 +147,7 @@ def publish(out_dir: Path | None = None) -> dict:
     from parkdw.publishing import write_exports
 
     out_dir = out_dir or get_settings().output_dir / "exports"
-    with warehouse.connect() as conn:
+    with warehouse.connect(role=TRANSFORM_ROLE) as conn:
         detail = require_validation_passed(conn)
         manifest = write_exports(conn, out_dir, detail)
     return {"out_dir": str(out_dir), **{t: m["rows"] for t, m in manifest["tables"].items()}}
@@ -156,7 +158,7 @@ def render_report(out_dir: Path | None = None) -> dict:
     from parkdw.report.progress import render
 
     out_dir = out_dir or get_settings().output_dir / "reports"
-    with warehouse.connect() as conn:
+    with warehouse.connect(role=TRANSFORM_ROLE) as conn:
         require_validation_passed(conn)
         path = render(conn, out_dir)
     return {"report": str(path)}

@@ -28,20 +28,31 @@ FETCH_ROWS = 20_000
 
 
 def refresh_bi_grants(conn: psycopg.Connection, password: str | None, role: str = BI_ROLE) -> dict:
-    """Create or update the BI login role and its grants (idempotent; commits)."""
+    """The BI login role's grants: USAGE on marts, SELECT on its tables and on the tables the
+    current login (dbt's transform role) builds later; nothing on raw, staging or audit
+    (idempotent; commits). A login that may manage roles also creates the role and sets its
+    password; the transform role may not, and finds the role made by warehouse.ensure_roles or
+    the database init script."""
+    from parkdw import warehouse
+
     ident = sql.Identifier(role)
-    conn.execute(sql.SQL(
-        "do $$ begin create role {} login; exception when duplicate_object then null; end $$"
-    ).format(ident))
-    if password:
-        # Send a SCRAM verifier, never the clear password (statement logs would keep it).
-        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
-        conn.execute(sql.SQL("alter role {} with login password {}").format(ident, sql.Literal(verifier)))
-    else:  # keep whatever password the role has (e.g. set when the warehouse was created)
-        log.warning("PARKDW_BI_PASSWORD is not set: role %s keeps its password, if any", role)
-    dbname = conn.info.dbname
-    conn.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(dbname), ident))
-    for schema in PRIVATE_SCHEMAS:
+    manages_roles = warehouse.can_manage_roles(conn)
+    if manages_roles:
+        warehouse.ensure_role(conn, role, None)
+        if password:
+            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+            conn.execute(sql.SQL("alter role {} with login password {}").format(ident, sql.Literal(verifier)))
+        else:  # keep whatever password the role has (e.g. set when the warehouse was created)
+            log.warning("PARKDW_BI_PASSWORD is not set: role %s keeps its password, if any", role)
+        conn.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(conn.info.dbname), ident))
+    elif not conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
+        raise RuntimeError(f"the BI role {role} does not exist and {conn.info.user} may not create it: "
+                           "see deploy/warehouse-init")
+    # Revoke where this login can: everywhere as a role manager, else in the schemas it owns.
+    owned = [r[0] for r in conn.execute(
+        "select nspname from pg_namespace where nspname = any(%s) and (%s or pg_has_role(nspowner, 'usage'))",
+        (list(PRIVATE_SCHEMAS), manages_roles)).fetchall()]
+    for schema in owned:
         conn.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(schema), ident))
         conn.execute(sql.SQL("revoke all on all tables in schema {} from {}").format(sql.Identifier(schema), ident))
     marts = sql.Identifier(SCHEMA_MARTS)
@@ -52,7 +63,7 @@ def refresh_bi_grants(conn: psycopg.Connection, password: str | None, role: str 
         "select count(*) from information_schema.tables where table_schema = %s", (SCHEMA_MARTS,)).fetchone()[0]
     conn.commit()
     log.info("BI role %s: select on %d marts tables, default privileges set", role, tables)
-    return {"role": role, "marts_tables": tables, "password_set": bool(password)}
+    return {"role": role, "marts_tables": tables, "password_set": bool(password and manages_roles)}
 
 
 def export_tables(conn: psycopg.Connection) -> list[str]:

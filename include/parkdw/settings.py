@@ -4,6 +4,9 @@ Nothing else in the project reads os.environ. The warehouse connection comes fro
   1. AIRFLOW_CONN_WAREHOUSE (an Airflow connection URI or JSON), the form Airflow tasks use;
   2. WAREHOUSE_URL (a libpq URL);
   3. an embedded PostgreSQL (pgserver) under PARKDW_HOME/pgdata, started on demand and reused.
+The pipeline's work logs in as its own roles (loader, transform), never as that login itself:
+AIRFLOW_CONN_WAREHOUSE_LOADER / _TRANSFORM when set, else the same server and database as the
+role (see `Settings.warehouse_as`).
 """
 
 from __future__ import annotations
@@ -26,8 +29,14 @@ SCHEMA_STAGING = "staging"
 SCHEMA_MARTS = "marts"
 SCHEMA_AUDIT = "audit"
 LAYER_SCHEMAS = (SCHEMA_RAW, SCHEMA_STAGING, SCHEMA_MARTS, SCHEMA_AUDIT)
-# The login role BI tools use: it reads the marts schema and nothing else.
+# The pipeline's login roles; none is a superuser or may create roles or databases.
+# Ingestion writes raw and audit (it owns them) and cannot touch staging or marts:
+LOADER_ROLE = "parkdw_loader"
+# dbt, validation and publishing own staging and marts, read raw and audit, record validations:
+TRANSFORM_ROLE = "parkdw_transform"
+# BI tools read the marts schema and nothing else:
 BI_ROLE = "parkdw_bi"
+PIPELINE_ROLES = (LOADER_ROLE, TRANSFORM_ROLE)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,14 @@ class WarehouseParams:
     def redacted(self) -> str:
         """For logs: never print the password."""
         return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+    def as_role(self, role: str, password: str) -> "WarehouseParams":
+        return WarehouseParams(self.host, self.port, role, password, self.dbname)
+
+
+def role_conn_id(role: str) -> str:
+    """The Airflow connection of a pipeline role: warehouse_loader, warehouse_transform."""
+    return f"{WAREHOUSE_CONN_ID}_{role.removeprefix('parkdw_')}"
 
 
 @dataclass(frozen=True)
@@ -186,6 +203,22 @@ class Settings:
             return parse_connection(self._env[source])
         return start_embedded_postgres(self.home / "pgdata")
 
+    def role_password(self, role: str) -> str | None:
+        """A pipeline role's password: PARKDW_LOADER_PASSWORD, PARKDW_TRANSFORM_PASSWORD, PARKDW_BI_PASSWORD."""
+        return self._env.get(f"PARKDW_{role.removeprefix('parkdw_').upper()}_PASSWORD") or None
+
+    def warehouse_as(self, role: str) -> WarehouseParams:
+        """How the pipeline logs in as one of its roles: AIRFLOW_CONN_WAREHOUSE_LOADER /
+        _TRANSFORM when set (a deployment: the database's init script made the roles); else the
+        warehouse's server and database as that role, with its PARKDW_<ROLE>_PASSWORD or, unset,
+        the warehouse login's own password (a local server: the project creates the roles with
+        it, so one secret serves a development setup)."""
+        value = self._env.get(f"AIRFLOW_CONN_{role_conn_id(role).upper()}")
+        if value:
+            return parse_connection(value)
+        wh = self.warehouse()
+        return wh.as_role(role, self.role_password(role) or wh.password)
+
     # --- Airflow for local runs ----------------------------------------------------------
     def airflow_environment(self, warehouse: WarehouseParams, log_level: str = "WARNING") -> dict[str, str]:
         """Environment for running the project's DAGs locally (SQLite metadata under home)."""
@@ -202,6 +235,9 @@ class Settings:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": log_level,
             "AIRFLOW_CONN_WAREHOUSE": warehouse.airflow_uri,
+            **{f"AIRFLOW_CONN_{role_conn_id(role).upper()}":
+               warehouse.as_role(role, self.role_password(role) or warehouse.password).airflow_uri
+               for role in PIPELINE_ROLES},
             "PARKDW_HOME": str(self.home),
             "PARKDW_LANDING_DIR": str(self.landing_dir),
             "PARKDW_OUTPUT_DIR": str(self.output_dir),
@@ -257,8 +293,7 @@ class Settings:
 
     def bi_warehouse(self) -> WarehouseParams:
         """How a BI tool reaches the warehouse: the warehouse's server and database, as the BI role."""
-        wh = self.warehouse()
-        return WarehouseParams(wh.host, wh.port, BI_ROLE, self.bi_password or "", wh.dbname)
+        return self.warehouse().as_role(BI_ROLE, self.bi_password or "")
 
 
 def sftp_conn_id(partner: str) -> str:

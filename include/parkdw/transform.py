@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from parkdw.settings import WAREHOUSE_CONN_ID, WarehouseParams, get_settings
+from parkdw.settings import TRANSFORM_ROLE, WarehouseParams, get_settings, role_conn_id
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,14 @@ def dbt_environment(wh: WarehouseParams) -> dict[str, str]:
 
 
 def dbt_command(args: list[str], wh: WarehouseParams | None = None, target_dir: Path | None = None) -> dict:
-    """The Popen arguments (args, cwd, env) of a dbt command against the project and warehouse."""
+    """The Popen arguments (args, cwd, env) of a dbt command against the project and warehouse,
+    as the transform role (the owner of staging and marts) unless a warehouse login is given."""
     settings = get_settings()
-    wh = wh or settings.warehouse()
+    if wh is None:
+        from parkdw import warehouse
+
+        warehouse.prepare()
+        wh = settings.warehouse_as(TRANSFORM_ROLE)
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
            "--profiles-dir", str(settings.dbt_project_dir)]
     if target_dir is not None:
@@ -53,7 +58,6 @@ def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = Tr
     from parkdw.quality.dbt_results import record_run_results
 
     settings = get_settings()
-    wh = wh or settings.warehouse()
     command = dbt_command(args, wh, target_dir)
     target = target_dir or settings.dbt_target_dir
     log.info("running %s", " ".join(command["args"][:3]))
@@ -61,7 +65,7 @@ def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = Tr
     before = results.stat().st_mtime_ns if results.exists() else None
     done = subprocess.run(**command)
     if record and results.exists() and results.stat().st_mtime_ns != before:
-        record_run_results(target, "cli", wh=wh)
+        record_run_results(target, "cli", wh=wh or settings.warehouse())
     if check:
         done.check_returncode()
     return done
@@ -109,7 +113,7 @@ def cosmos_configs():
         profile_name="parkdw",
         target_name="warehouse",
         profile_mapping=PostgresUserPasswordProfileMapping(
-            conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "staging", "threads": 2}
+            conn_id=role_conn_id(TRANSFORM_ROLE), profile_args={"schema": "staging", "threads": 2}
         ),
     )
     # dbt is installed beside Airflow, so Cosmos invokes it in-process (InvocationMode.DBT_RUNNER).

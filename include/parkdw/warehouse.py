@@ -1,7 +1,12 @@
-"""The one way to open a warehouse connection, and the DDL the project owns (raw + audit).
+"""The one way to open a warehouse connection, the pipeline's roles, and the DDL the project
+owns (raw + audit).
 
-dbt owns staging and marts; this module owns the schemas themselves, the raw tables the
-loaders write and the audit tables (load batches, quarantine).
+Roles (settings.LOADER_ROLE, TRANSFORM_ROLE, BI_ROLE; login roles, never superusers): the loader
+owns raw and audit, so ingestion can create and fill its tables but cannot drop or change
+staging or marts; the transform role owns staging and marts (dbt builds them), reads raw and
+audit and records validations; the BI role reads marts only (publishing.refresh_bi_grants).
+`ensure_roles` creates all that idempotently when the configured login may manage roles (a
+local server); a deployment's database init script does the same once (deploy/warehouse-init).
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import psycopg
 from psycopg import sql
 
 from parkdw import settings as settings_mod
-from parkdw.settings import LAYER_SCHEMAS, SCHEMA_AUDIT, SCHEMA_RAW, WarehouseParams
+from parkdw.settings import (BI_ROLE, LAYER_SCHEMAS, LOADER_ROLE, SCHEMA_AUDIT, SCHEMA_MARTS, SCHEMA_RAW,
+                             SCHEMA_STAGING, TRANSFORM_ROLE, WarehouseParams)
 
 log = logging.getLogger(__name__)
 
@@ -171,9 +177,11 @@ def params() -> WarehouseParams:
 
 
 @contextmanager
-def connect(autocommit: bool = False, warehouse: WarehouseParams | None = None) -> Iterator[psycopg.Connection]:
-    """Open a warehouse connection from settings (the only place connections are made)."""
-    wh = warehouse or params()
+def connect(autocommit: bool = False, warehouse: WarehouseParams | None = None,
+            role: str | None = None) -> Iterator[psycopg.Connection]:
+    """Open a warehouse connection from settings (the only place connections are made): as the
+    configured login, or as one of the pipeline's roles (settings.warehouse_as)."""
+    wh = warehouse or (settings_mod.get_settings().warehouse_as(role) if role else params())
     conn = psycopg.connect(wh.conninfo, autocommit=autocommit, application_name="parkdw")
     try:
         yield conn
@@ -206,14 +214,133 @@ RAW_LOOKUP_COLUMNS = {
 }
 
 
+# Who owns each layer schema and everything in it.
+SCHEMA_OWNERS = {SCHEMA_RAW: LOADER_ROLE, SCHEMA_AUDIT: LOADER_ROLE,
+                 SCHEMA_STAGING: TRANSFORM_ROLE, SCHEMA_MARTS: TRANSFORM_ROLE}
+# Audit tables the transform role writes (validation runs); it reads every audit table.
+TRANSFORM_WRITES_AUDIT = ("validation_run", "validation_result", "dbt_invocation", "dbt_node_result")
+
+
+def can_manage_roles(conn: psycopg.Connection) -> bool:
+    return bool(conn.execute("select rolsuper or rolcreaterole from pg_roles where rolname = current_user").fetchone()[0])
+
+
+# Serialises the setup of one database: concurrent first runs would otherwise race on the same
+# catalog rows ("tuple concurrently updated").
+SETUP_LOCK = "select pg_advisory_xact_lock(hashtext('parkdw.warehouse.setup'))"
+ROLE_ATTRIBUTES = "login nosuperuser nocreatedb nocreaterole noreplication nobypassrls"
+
+
+def ensure_role(conn: psycopg.Connection, role: str, password: str | None) -> None:
+    """A login role that is no superuser and may create neither roles nor databases. The password
+    is set when the role is created, or when one is configured; it goes over the wire as a SCRAM
+    verifier, never in clear (statement logs would keep it). Roles are shared by every database
+    of the server: nothing is altered that is already as wanted."""
+    ident = sql.Identifier(role)
+    row = conn.execute("select rolcanlogin and not (rolsuper or rolcreatedb or rolcreaterole or rolreplication "
+                       "or rolbypassrls) from pg_roles where rolname = %s", (role,)).fetchone()
+    created = row is None
+    if created:  # another database's first run may create it at the same moment: that is fine
+        conn.execute(sql.SQL("do $$ begin create role {} {}; exception when duplicate_object or unique_violation "
+                             "then null; end $$").format(ident, sql.SQL(ROLE_ATTRIBUTES)))
+    elif not row[0]:
+        conn.execute(sql.SQL("alter role {} with {}").format(ident, sql.SQL(ROLE_ATTRIBUTES)))
+    if password and (created or settings_mod.get_settings().role_password(role) is not None):
+        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+        conn.execute(sql.SQL("alter role {} with password {}").format(ident, sql.Literal(verifier)))
+    conn.commit()
+
+
+def ensure_roles(conn: psycopg.Connection) -> None:
+    """The pipeline's roles, the layer schemas with their owners, and the grants between them
+    (idempotent; needs a login that may manage roles). Commits."""
+    settings = settings_mod.get_settings()
+    for role in (LOADER_ROLE, TRANSFORM_ROLE):
+        ensure_role(conn, role, settings.role_password(role) or conn.info.password)
+    ensure_role(conn, BI_ROLE, settings.bi_password)
+    conn.execute(SETUP_LOCK)
+    db = sql.Identifier(conn.info.dbname)
+    loader, transform, bi = (sql.Identifier(r) for r in (LOADER_ROLE, TRANSFORM_ROLE, BI_ROLE))
+    conn.execute(sql.SQL("grant connect, temporary on database {} to {}, {}").format(db, loader, transform))
+    conn.execute(sql.SQL("grant connect on database {} to {}").format(db, bi))
+    for schema, owner in SCHEMA_OWNERS.items():
+        ident, owner_ident = sql.Identifier(schema), sql.Identifier(owner)
+        conn.execute(sql.SQL("create schema if not exists {} authorization {}").format(ident, owner_ident))
+        conn.execute(sql.SQL("alter schema {} owner to {}").format(ident, owner_ident))
+        # Objects made before the roles existed (an older warehouse) change hands too; owned
+        # sequences follow their tables.
+        for kind, name in conn.execute(
+                """select case c.relkind when 'v' then 'view' when 'm' then 'materialized view'
+                              when 'S' then 'sequence' else 'table' end, c.relname
+                   from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm', 'S')
+                     and pg_get_userbyid(c.relowner) <> %s
+                     and not (c.relkind = 'S' and exists (select 1 from pg_depend d where d.objid = c.oid
+                              and d.deptype in ('a', 'i')))""", (schema, owner)).fetchall():
+            conn.execute(sql.SQL("alter {} {}.{} owner to {}").format(
+                sql.SQL(kind), ident, sql.Identifier(name), owner_ident))
+    # The loader gets nothing on what dbt builds; BI nothing outside the marts (publishing grants those).
+    for schema, role in ((SCHEMA_STAGING, loader), (SCHEMA_MARTS, loader), (SCHEMA_RAW, bi), (SCHEMA_AUDIT, bi),
+                         (SCHEMA_STAGING, bi)):
+        conn.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(schema), role))
+        conn.execute(sql.SQL("revoke all on all tables in schema {} from {}").format(sql.Identifier(schema), role))
+    # dbt reads what ingestion loaded, now and in tables the loader creates later.
+    for schema in (SCHEMA_RAW, SCHEMA_AUDIT):
+        ident = sql.Identifier(schema)
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(ident, transform))
+        conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(ident, transform))
+        conn.execute(sql.SQL("alter default privileges for role {} in schema {} grant select on tables to {}")
+                     .format(loader, ident, transform))
+    conn.commit()
+    log.info("roles %s, %s, %s and the layer schemas' owners are in place", LOADER_ROLE, TRANSFORM_ROLE, BI_ROLE)
+
+
+def prepare(wh: WarehouseParams | None = None) -> None:
+    """Before the pipeline logs in as its roles: when the configured login may manage roles (a
+    local server), make sure the database, roles, schemas and tables exist. A deployment's login
+    may not, and its init script made them: then this only checks the database is there."""
+    wh = wh or params()
+    ensure_database(wh)
+    with connect(warehouse=wh) as conn:
+        if can_manage_roles(conn):
+            ensure_schemas(conn)
+
+
 def ensure_schemas(conn: psycopg.Connection) -> None:
-    """Create the layer schemas, the audit tables and every raw table (idempotent)."""
+    """Create the layer schemas, the audit tables and every raw table (idempotent).
+
+    As a login that may manage roles it sets up the roles first and creates the tables as the
+    loader (their owner); as the loader itself it creates what is missing in the schemas it owns.
+    """
     from parkdw.ingest.feeds import all_raw_tables  # local import: feeds import this module
 
-    for schema in LAYER_SCHEMAS:
-        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    privileged = can_manage_roles(conn)
+    if privileged:
+        ensure_roles(conn)
+    conn.execute(SETUP_LOCK)
+    if privileged:
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(LOADER_ROLE)))
+    _create_raw_and_audit(conn, all_raw_tables())
+    conn.commit()  # also ends `set local role`
+
+
+def _create_raw_and_audit(conn: psycopg.Connection, raw_tables: dict[str, list[str]]) -> None:
+    missing = [s for s in (SCHEMA_RAW, SCHEMA_AUDIT) if not conn.execute(
+        "select 1 from pg_namespace where nspname = %s", (s,)).fetchone()]
+    if missing:
+        raise RuntimeError(f"schemas {', '.join(missing)} are missing and {conn.info.user} may not create them: "
+                           "run the pipeline once with a login that may manage roles, or the database init "
+                           "script (deploy/warehouse-init)")
+    audit = sql.Identifier(SCHEMA_AUDIT)
     conn.execute(AUDIT_DDL)
-    for table, columns in all_raw_tables().items():
+    # The transform role records validation runs and dbt results (granted each time: idempotent,
+    # and an audit table added by a later release gets its grant too).
+    transform = sql.Identifier(TRANSFORM_ROLE)
+    conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(audit, transform))
+    for table in TRANSFORM_WRITES_AUDIT:
+        conn.execute(sql.SQL("grant insert on {}.{} to {}").format(audit, sql.Identifier(table), transform))
+    conn.execute(sql.SQL("grant usage on all sequences in schema {} to {}").format(audit, transform))
+    for table, columns in raw_tables.items():
         column_ddl = sql.SQL(",\n").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)
         conn.execute(
             sql.SQL("create table if not exists {}.{} ({}, {})").format(
@@ -235,7 +362,6 @@ def ensure_schemas(conn: psycopg.Connection) -> None:
                     sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, key)),
                 )
             )
-    conn.commit()
 
 
 def table_counts(conn: psycopg.Connection, schemas: tuple[str, ...] = LAYER_SCHEMAS) -> dict[str, int]:

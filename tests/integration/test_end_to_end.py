@@ -563,3 +563,57 @@ def test_a_blocking_check_failure_stops_publishing(chain, wh):
         pipeline.validate(day, day + timedelta(days=1), layer="raw")
     assert f"raw.registry_enterprise [{cfg.end.isoformat()}]: credit_code_check_character" in str(raised.value)
     assert code in str(raised.value)
+
+
+def test_each_layer_was_built_by_its_own_role(chain, wh):
+    """Ingestion (the loader) made the raw tables, dbt through Cosmos (the transform role) the
+    staging and marts ones: the DAGs logged in as the pipeline's roles, not as a superuser."""
+    from parkdw.settings import LOADER_ROLE, TRANSFORM_ROLE
+
+    with warehouse.connect(warehouse=wh) as conn:
+        owners = dict(conn.execute("""select schemaname, string_agg(distinct tableowner, ',') from pg_tables
+                                      where schemaname in ('raw', 'audit', 'staging', 'marts') group by 1""").fetchall())
+    assert owners == {"raw": LOADER_ROLE, "audit": LOADER_ROLE, "staging": TRANSFORM_ROLE, "marts": TRANSFORM_ROLE}
+
+
+def test_buyer_personal_data_never_reaches_the_marts_or_exports_in_clear(chain, wh):
+    """The buyer's telephone on B2C waybills (CEB505 ebcTelephone) is the personal data the export
+    feeds carry (CEB303 export orders and the settlement files name no buyer). Every value the
+    sandbox delivered is absent from every column of every relation the BI role can read and
+    from every exported file."""
+    import re
+
+    from parkdw.settings import BI_ROLE
+
+    _cfg, out, _ = chain
+    phones = set()
+    for path in sorted(out.glob("customs/*/CEB505_*.xml")):
+        phones |= set(re.findall(r"<ceb:ebcTelephone>([^<]+)</ceb:ebcTelephone>", path.read_text(errors="replace")))
+    assert len(phones) > 20
+    # As delivered, and written without spaces (E.164): neither may appear anywhere.
+    needles = sorted(phones | {re.sub(r"\s", "", p) for p in phones})
+    with warehouse.connect(warehouse=wh) as conn:
+        in_raw = conn.execute("select count(*) from raw.ceb_logistics where ebc_telephone = any(%s)",
+                              (list(phones),)).fetchone()[0]
+        assert in_raw > 0  # they did arrive (raw is private to the pipeline)
+        readable = conn.execute("""select table_schema, table_name from information_schema.tables
+                                   where table_schema not in ('pg_catalog', 'information_schema')
+                                     and has_table_privilege(%s, format('%%I.%%I', table_schema, table_name), 'select')
+                                   order by 1, 2""", (BI_ROLE,)).fetchall()
+        assert {s for s, _ in readable} == {"marts"} and len(readable) >= 15
+        leaks = {}
+        for schema, table in readable:
+            # The whole row as text (every column, whatever its type), pre-filtered on the shape.
+            rows = conn.execute(f'select t::text from "{schema}"."{table}" t where t::text ~ %s',
+                                (r"\+65 ?9[0-9]{7}",)).fetchall()
+            found = [p for (row,) in rows for p in needles if p in row]
+            if found:
+                leaks[f"{schema}.{table}"] = len(found)
+        assert leaks == {}
+        conn.commit()
+    exports = get_settings().output_dir / "exports"
+    files = sorted(exports.glob("*.csv"))
+    assert files
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert not [p for p in needles if p in text], path.name

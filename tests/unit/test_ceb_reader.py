@@ -123,3 +123,33 @@ def test_spec_reads_field_order_and_names_from_the_xsd():
     assert spec.snake("fCurrency") == "f_currency" and spec.snake("POD") == "pod" and spec.snake("ebcCode") == "ebc_code"
     gcode = next(f for f in spec.fields("InventoryList") if f.name == "gcode")
     assert gcode.max_length == 10 and gcode.required
+
+
+BILLION_LAUGHS = ('<!ENTITY l0 "ha">' + "".join(
+    f'<!ENTITY l{n} "{("&l" + str(n - 1) + ";") * 10}">' for n in range(1, 10)))
+
+
+def test_every_entity_and_dtd_shape_is_refused_before_its_content_is_used(tmp_path):
+    """External entities (a local file, a parameter entity, an external DTD) and entity expansion
+    (exponential and quadratic) are refused as a whole file, and nothing they point at reaches the
+    reason. Without the DOCTYPE refusal these files would get other rules (or expand)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("LEAKED-FROM-FILE")
+    dtd = tmp_path / "external.dtd"
+    dtd.write_text(f'<!ENTITY leak SYSTEM "file://{secret}">')
+    root_open = '<ceb:CEB603Message xmlns:ceb="http://www.chinaport.gov.cn/ceb" guid="x" version="1.0">'
+    cases = {
+        "file_entity.xml": f'<!DOCTYPE m [<!ENTITY e SYSTEM "file://{secret}">]>{root_open}<ceb:x>&e;</ceb:x>',
+        "entity_in_attribute.xml": '<!DOCTYPE m [<!ENTITY e "injected">]>' + root_open.replace('guid="x"', 'guid="&e;"'),
+        "parameter_entity.xml": f'<!DOCTYPE m [<!ENTITY % p SYSTEM "file://{dtd}"> %p;]>{root_open}&leak;',
+        "external_dtd.xml": f'<!DOCTYPE m SYSTEM "file://{dtd}">{root_open}&leak;',
+        "network_dtd.xml": f'<!DOCTYPE m SYSTEM "http://127.0.0.1:9/x.dtd">{root_open}',
+        "billion_laughs.xml": f"<!DOCTYPE m [{BILLION_LAUGHS}]>{root_open}&l9;",
+        "quadratic_blowup.xml": f'<!DOCTYPE m [<!ENTITY a "{"x" * 50_000}">]>{root_open}{"&a;" * 2_000}',
+    }
+    for name, body in cases.items():
+        path = write(tmp_path, name, f'<?xml version="1.0" encoding="UTF-8"?>{body}</ceb:CEB603Message>')
+        with pytest.raises(SourceRejected) as exc:
+            list(read_ceb_file(path))
+        assert exc.value.rule == "dtd_refused", name
+        assert str(path) in exc.value.reason and "LEAKED" not in exc.value.reason, name

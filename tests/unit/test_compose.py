@@ -17,6 +17,7 @@ ENV_EXAMPLE = REPO_ROOT / ".env.example"
 # The package's bin/docker-compose wrapper always exits 0: call the binary it ships.
 COMPOSE_BIN = Path(importlib.util.find_spec("compose").origin).with_name("docker-compose")
 ONE_OFF = {"airflow-init", "sandbox-simulate", "metabase-setup"}
+INIT_SCRIPT = REPO_ROOT / "deploy" / "warehouse-init" / "10-roles.sh"
 
 
 def documented() -> dict[str, str]:
@@ -64,7 +65,10 @@ def test_resolved_stack_wires_the_executor_broker_and_connections(sample_env, tm
     services = json.loads(result.stdout)["services"]
     worker = services["airflow-worker"]["environment"]
     assert worker["AIRFLOW__CELERY__BROKER_URL"] == "redis://:sample-redis_password@redis:6379/0"
-    assert worker["AIRFLOW_CONN_WAREHOUSE"] == "postgres://parkdw:sample-warehouse_password@warehouse:5432/parkdw"
+    assert worker["AIRFLOW_CONN_WAREHOUSE"] == ("postgres://parkdw_transform:sample-parkdw_transform_password"
+                                                "@warehouse:5432/parkdw")
+    assert worker["AIRFLOW_CONN_WAREHOUSE_LOADER"] == ("postgres://parkdw_loader:sample-parkdw_loader_password"
+                                                       "@warehouse:5432/parkdw")
     assert worker["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     # The metadata DB and the warehouse are separate servers.
     meta = services["airflow-scheduler"]["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
@@ -96,9 +100,10 @@ def test_services_profiles_and_health_checks(spec):
 def test_bi_tool_reads_marts_through_the_read_only_role(spec):
     setup = spec["services"]["metabase-setup"]["environment"]
     assert setup["PARKDW_BI_PASSWORD"].startswith("${PARKDW_BI_PASSWORD:?")
-    init = (REPO_ROOT / "deploy" / "warehouse-init" / "10-bi-role.sh").read_text()
+    init = INIT_SCRIPT.read_text()
     assert "grant usage on schema marts to parkdw_bi" in init
-    assert not re.search(r"grant .* on schema (raw|staging|audit)", init)
+    assert not re.search(r"grant .* on schema (raw|staging|audit)\b.* to parkdw_bi", init)
+    assert not re.search(r"grant .* on schema (staging|marts)\b.* to parkdw_loader", init)
     assert '"schema-filters-patterns": "marts"' in (REPO_ROOT / "deploy" / "metabase" / "setup.py").read_text()
 
 
@@ -123,3 +128,38 @@ def test_every_variable_is_documented_and_no_secret_is_literal(spec):
     for path, value in walk(spec["services"]):
         if re.search(r"(PASSWORD|SECRET|FERNET_KEY|MB_DB_PASS)$", path):
             assert value.startswith("${"), f"{path} is not taken from .env"
+
+
+def test_no_service_logs_in_to_the_warehouse_as_a_superuser(sample_env, tmp_path):
+    """The image's POSTGRES_USER is a superuser: no service may use it. Every warehouse login a
+    service has is a role the init script creates without superuser (or role / database creation)."""
+    result = compose("--profile", "celery", "--profile", "bi", "config", "--format", "json",
+                     env_file=sample_env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    superuser = services["warehouse"]["environment"]["POSTGRES_USER"]
+    init = INIT_SCRIPT.read_text()
+    created = dict(re.findall(r"^create role (\w+) (.*);$", init, flags=re.M))
+    assert set(created) == {"parkdw_loader", "parkdw_transform", "parkdw_bi"}
+    for role, options in created.items():
+        words = options.split()
+        assert {"login", "nosuperuser", "nocreatedb", "nocreaterole", "nobypassrls"} <= set(words), role
+        assert not {"superuser", "createdb", "createrole", "bypassrls", "replication"} & set(words), role
+    assert "grant parkdw" not in init and "with superuser" not in init.lower()  # no membership, no promotion
+
+    logins = {}
+    for name, service in services.items():
+        for key, value in (service.get("environment") or {}).items():
+            for user, host in re.findall(r"://([^:/@]+):[^@]*@([\w.-]+)", str(value)):
+                if host == "warehouse":
+                    logins.setdefault(user, set()).add(f"{name}.{key}")
+    assert logins, "no service reaches the warehouse"
+    assert superuser not in logins, f"{superuser} (superuser) used by {logins.get(superuser)}"
+    assert set(logins) <= set(created), logins
+    airflow = services["airflow-worker"]["environment"]
+    assert "parkdw_loader" in airflow["AIRFLOW_CONN_WAREHOUSE_LOADER"]  # ingestion
+    assert "parkdw_transform" in airflow["AIRFLOW_CONN_WAREHOUSE_TRANSFORM"]  # dbt through Cosmos
+    # Layers: the loader owns raw and audit, the transform role staging and marts.
+    owners = dict(re.findall(r"^create schema (\w+) authorization (\w+);$", init, flags=re.M))
+    assert owners == {"raw": "parkdw_loader", "audit": "parkdw_loader", "staging": "parkdw_transform",
+                      "marts": "parkdw_transform"}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from parkdw import warehouse
 from parkdw.quality.project import LAYERS, RESULTS_VARIABLE, URL_VARIABLE
-from parkdw.settings import SCHEMA_AUDIT, WarehouseParams, get_settings
+from parkdw.settings import SCHEMA_AUDIT, TRANSFORM_ROLE, WarehouseParams, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def gx_context(wh: WarehouseParams | None = None, results_dir: Path | None = Non
     import great_expectations as gx
 
     settings = get_settings()
-    wh = wh or settings.warehouse()
+    wh = wh or settings.warehouse_as(TRANSFORM_ROLE)  # validation runs as the owner of the marts
     results_dir = results_dir or settings.gx_results_dir
     results_dir.mkdir(parents=True, exist_ok=True)
     os.environ[URL_VARIABLE] = sqlalchemy_url(wh)  # read by GX's ${...} substitution only
@@ -132,7 +132,7 @@ def run_validation(
     run_key: str | None = None,
 ) -> ValidationSummary:
     """Run the checkpoint of a layer (or of every layer), record the outcome, and return it."""
-    wh = wh or get_settings().warehouse()
+    wh = wh or get_settings().warehouse_as(TRANSFORM_ROLE)
     context = gx_context(wh)
     summary = ValidationSummary(run_key=run_key or str(uuid.uuid4()))
     for name in [layer] if layer else LAYERS:
@@ -307,7 +307,7 @@ def latest_validation_passed(conn) -> tuple[bool, str]:
 def build_data_docs(out_dir: Path, wh: WarehouseParams | None = None) -> Path:
     """GX Data Docs for the latest validation run of each layer, built into out_dir; returns
     the site's index.html. Reads the run's results from the GX results store (gx_results_dir)."""
-    wh = wh or get_settings().warehouse()
+    wh = wh or get_settings().warehouse_as(TRANSFORM_ROLE)
     with warehouse.connect(warehouse=wh) as conn:
         result_ids = [r[0] for r in conn.execute(
             f"""select r.gx_result_id from {SCHEMA_AUDIT}.validation_run as r

@@ -328,7 +328,10 @@ def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summ
         "guid": _guid(rng), "appType": "1", "appTime": _ts(app_time + timedelta(minutes=10)), "appStatus": "2",
         "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1], "logisticsNo": logistics_no,
         "freight": "0", "insuredFee": "0", "currency": "142", "grossWeight": weight, "packNo": 1,
-        "goodsInfo": lines[0]["gname"]})
+        "goodsInfo": lines[0]["gname"],
+        # A B2C parcel's waybill carries the overseas buyer's telephone (收发货人电话): personal data
+        # the warehouse must never pass on in clear. From a hash, so no random draw shifts.
+        **({"ebcTelephone": f"+65 9{_number(cfg.seed, 'telephone', d.iso, index, 7)}"} if trade_mode == "9610" else {})})
 
     _declare(d, index, firm, platform, trade_mode, dest, iso, order_no, logistics_no, lines, app_time, weight,
              consignments, summaries, redeclared=False)
