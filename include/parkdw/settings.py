@@ -216,8 +216,11 @@ class Settings:
         value = self._env.get(f"AIRFLOW_CONN_{role_conn_id(role).upper()}")
         if value:
             return parse_connection(value)
-        wh = self.warehouse()
-        return wh.as_role(role, self.role_password(role) or wh.password)
+        return self._role_login(self.warehouse(), role)
+
+    def _role_login(self, warehouse: WarehouseParams, role: str) -> WarehouseParams:
+        """The warehouse's server and database as a pipeline role, with its password (else the login's)."""
+        return warehouse.as_role(role, self.role_password(role) or warehouse.password)
 
     # --- Airflow for local runs ----------------------------------------------------------
     def airflow_environment(self, warehouse: WarehouseParams, log_level: str = "WARNING") -> dict[str, str]:
@@ -235,8 +238,7 @@ class Settings:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": log_level,
             "AIRFLOW_CONN_WAREHOUSE": warehouse.airflow_uri,
-            **{f"AIRFLOW_CONN_{role_conn_id(role).upper()}":
-               warehouse.as_role(role, self.role_password(role) or warehouse.password).airflow_uri
+            **{f"AIRFLOW_CONN_{role_conn_id(role).upper()}": self._role_login(warehouse, role).airflow_uri
                for role in PIPELINE_ROLES},
             "PARKDW_HOME": str(self.home),
             "PARKDW_LANDING_DIR": str(self.landing_dir),
