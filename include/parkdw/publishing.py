@@ -3,7 +3,9 @@
 The BI role gets USAGE on the marts schema and SELECT on its tables, nothing on raw, staging or
 audit; default privileges cover the tables dbt creates later (every rebuild makes a new table).
 Exports: each mart as CSV (COPY) and Parquet (pyarrow, exact decimals), with a manifest of row
-counts, sha256 checksums and the data's as-of date.
+counts, sha256 checksums and the data's as-of date. Partners' text reaches the marts verbatim, so
+a CSV text cell that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is written
+with a leading apostrophe; the Parquet file keeps the value as stored.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ log = logging.getLogger(__name__)
 EXTRA_EXPORTS = ("fct_export_declaration_lines", "dim_enterprise")
 PRIVATE_SCHEMAS = (SCHEMA_RAW, SCHEMA_STAGING, SCHEMA_AUDIT)
 FETCH_ROWS = 20_000
+TEXT_TYPES = ("text", "character varying", "character")
+# OWASP's CSV-injection rule: these first characters make a spreadsheet evaluate the cell.
+FORMULA_START = r"^[-=+@\t\r]"  # a PostgreSQL regular expression
+CSV_TEXT_GUARD = ("text cells starting with = + - @ tab or carriage return are prefixed with an "
+                  "apostrophe in CSV (spreadsheets would run them as formulas); Parquet holds them verbatim")
 
 
 def refresh_bi_grants(conn: psycopg.Connection, password: str | None, role: str = BI_ROLE) -> dict:
@@ -109,9 +116,24 @@ def _arrow_schema(conn, table: str, columns: list[tuple[str, str]]):
     return pa.schema(fields)
 
 
-def _write_csv(conn, table: str, order: sql.Composable, path: Path) -> None:
-    query = sql.SQL("copy (select * from {}.{} order by {}) to stdout with (format csv, header)").format(
-        sql.Identifier(SCHEMA_MARTS), sql.Identifier(table), order)
+def _csv_select_list(columns: list[tuple[str, str]]) -> sql.Composable:
+    """The columns as exported to CSV: text that would start a formula gets a leading apostrophe."""
+    items = []
+    for name, data_type in columns:
+        col = sql.Identifier(name)
+        if data_type in TEXT_TYPES:
+            items.append(sql.SQL("case when {c} ~ {p} then {q} || {c} else {c} end as {c}").format(
+                c=col, p=sql.Literal(FORMULA_START), q=sql.Literal("'")))
+        else:
+            items.append(col)
+    return sql.SQL(", ").join(items)
+
+
+def _write_csv(conn, table: str, columns, path: Path) -> None:
+    # Ordered by the stored values (t.*), as the Parquet file is, not by the guarded output columns.
+    order = sql.SQL(", ").join(sql.Identifier("t", c) for c, _ in columns)
+    query = sql.SQL("copy (select {} from {}.{} as t order by {}) to stdout with (format csv, header)").format(
+        _csv_select_list(columns), sql.Identifier(SCHEMA_MARTS), sql.Identifier(table), order)
     with open(path, "wb") as f, conn.cursor().copy(query) as copy:
         for chunk in copy:
             f.write(chunk)
@@ -147,12 +169,12 @@ def write_exports(conn: psycopg.Connection, out_dir: Path, validation: str) -> d
         sql.Identifier(SCHEMA_MARTS))).fetchone()[0]
     manifest = {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "data_as_of_date": as_of.isoformat() if as_of else None,
-                "validation": validation, "tables": {}}
+                "validation": validation, "csv_text_guard": CSV_TEXT_GUARD, "tables": {}}
     for table in export_tables(conn):
         columns = _columns(conn, table)
         order = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
         csv_path, parquet_path = out_dir / f"{table}.csv", out_dir / f"{table}.parquet"
-        _write_csv(conn, table, order, csv_path)
+        _write_csv(conn, table, columns, csv_path)
         rows = _write_parquet(conn, table, order, columns, parquet_path)
         manifest["tables"][table] = {
             "rows": rows, "columns": [c for c, _ in columns],
