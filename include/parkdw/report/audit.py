@@ -235,9 +235,9 @@ def quarantine_page(conn) -> str:
         f"<td class='n'>{_e(q['record_no'])}</td><td class='mono'>{_e(q['record_key'])}</td><td>{_e(q['field'])}</td>"
         f"<td>{_e(q['rule'])}</td><td class='mono'>{_e(q['reason'][:300])}</td></tr>" for q in latest]
     body = f"""
-<section class="card" id="quarantine-total" data-records="{total}"><h2>{total:,} quarantined records</h2>
-  <p class="note">By reason (rule and field) and source (feed). A file rejected as a whole counts once (field
-  "(whole file)"). Operators replay fixed records with <code>parkdw quarantine replay</code>.</p>
+<section class="card" id="quarantine-total" data-records="{total}"><h2>{total:,} quarantine entries</h2>
+  <p class="note">By reason (rule and field) and source (feed). An entry is a record, or a file rejected as a
+  whole (field "(whole file)"), which counts once however many records it held (the load batches count those). Operators replay fixed records with <code>parkdw quarantine replay</code>.</p>
   {_chart(fig, 'chart-quarantine')}
   {_table('quarantine-by-reason', [('feed', False), ('rule', False), ('field', False), ('records', True),
                                    ('files', True), ('replayed', True), ('example reason', False)], reason_rows)}</section>
@@ -584,8 +584,9 @@ def index_page(conn, recon: dict, coverage, gx: str, dbt_docs: str) -> str:
   <div class="card kpi" id="kpi-export-volume" data-cny="{recon['mart_cny']}"><h2>Export volume (marts)</h2>
     <div class="value">{_cny(recon['mart_cny'])}</div><div class="sub">CNY over {recon['mart_lines']:,} released lines;
     <a href="reconciliation.html">reconciliation</a> · <a href="drilldown.html">drill down</a></div></div>
-  <div class="card kpi" id="kpi-quarantine" data-records="{quarantined}"><h2>Quarantined records</h2>
-    <div class="value">{quarantined:,}</div><div class="sub"><a href="quarantine.html">by reason and source</a></div></div>
+  <div class="card kpi" id="kpi-quarantine" data-records="{quarantined}"><h2>Quarantine entries</h2>
+    <div class="value">{quarantined:,}</div><div class="sub">a record each, or a file refused whole;
+    <a href="quarantine.html">by reason and source</a></div></div>
   <div class="card kpi" id="kpi-coverage"><h2>Injected defects caught</h2><div class="sub">{_e(cov)}
     (<a href="coverage.html">coverage</a>)</div></div>
 </section>
