@@ -131,6 +131,9 @@ def test_country_snapshots_show_memberships_as_known_on_their_day(tmp_path):
     assert (before["ID"]["rcep_member"], before["ID"]["rcep_in_force_since"]) == ("Y", "2023-01-02")
     assert by_iso(date(2022, 12, 31))["ID"]["rcep_member"] == "N"  # in force for Indonesia from 2023-01-02
     assert after["SG"]["region"] == "Asia" and after["SG"]["rcep_in_force_since"] == "2022-01-01"
+    # Timor-Leste became ASEAN's eleventh member on 2025-10-26, the day of `after`.
+    assert (before["TL"]["asean_member"], after["TL"]["asean_member"], after["TL"]["asean_since"]) == (
+        "N", "Y", "2025-10-26")
     assert write_countries(tmp_path, date(2025, 1, 31)) == len(snapshot(date(2025, 1, 31))) == 243
     written = (tmp_path / "reference" / "countries" / "2025-01-31" / "countries.csv").read_text(encoding="utf-8")
     assert written.splitlines()[0] == ",".join(COUNTRIES.columns)
