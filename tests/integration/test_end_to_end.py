@@ -21,21 +21,23 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def chain(landing, wh):
     cfg, out = landing
-    settings = get_settings()
-    # The DAGs read the landing folder from settings: point it at the session's simulated files.
-    import os
-    os.environ["PARKDW_LANDING_DIR"] = str(out)
     from parkdw import settings as settings_mod
-    settings_mod.reset_settings()
-    with warehouse.connect(warehouse=wh) as conn:
-        conn.autocommit = True
-        for schema in ("raw", "staging", "marts", "audit"):
-            conn.execute(f"drop schema if exists {schema} cascade")
     from parkdw import transform
-    transform.ensure_manifest()
-    airflow_local.migrate_and_sync()
-    timings = airflow_local.run_chain(cfg.start, cfg.end, progress=lambda m: None)
-    return cfg, out, timings
+
+    # The DAGs read the landing folder from settings: point it at the session's simulated files
+    # for this module's tests, and restore the environment after them.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PARKDW_LANDING_DIR", str(out))
+        settings_mod.reset_settings()
+        with warehouse.connect(warehouse=wh) as conn:
+            conn.autocommit = True
+            for schema in ("raw", "staging", "marts", "audit"):
+                conn.execute(f"drop schema if exists {schema} cascade")
+        transform.ensure_manifest()
+        airflow_local.migrate_and_sync()
+        timings = airflow_local.run_chain(cfg.start, cfg.end, progress=lambda m: None)
+        yield cfg, out, timings
+    settings_mod.reset_settings()
 
 
 def test_chain_marts_equal_the_generated_input(chain, wh):
