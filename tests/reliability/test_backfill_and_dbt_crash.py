@@ -1,12 +1,12 @@
 """Backfill out of order, and a dbt run SIGKILLed mid-model.
 
-Ten simulated days (2024-11-01..10, scale 0.002, the sandbox's default defects: late files,
-resends, corrections, deletions, replies out of order) plus the reference week before them and
+A simulated month (November 2024 with its 11.11 peak, scale 0.001, the sandbox's default defects:
+late files, resends, corrections, deletions, replies out of order) plus the reference week before them and
 the delivery folders after them, loaded through the daily ingest's code (every partner per day
 folder) into two warehouses:
 
 - in order, built clean: every day folder ascending, then one transform (`dbt build`);
-- out of order, incrementally: the days from 2024-11-06 on first (latest first), the transform,
+- out of order, incrementally: the days from 2024-11-16 on first (latest first), the transform,
   then, dated two days later so the incremental lookback sees only them, the earlier days (latest
   first); that transform is SIGKILLed while `fct_export_declaration_lines` is half-way through its
   incremental delete-and-insert, and the next transform completes the backfill.
@@ -31,8 +31,8 @@ from parkdw.sandbox.generate import SimulationConfig, simulate
 from parkdw.transform import dbt_command, run_dbt
 from parkdw.warehouse import LOAD_ORDER_COLUMNS, fingerprint_differences, table_fingerprints
 
-CFG = SimulationConfig(date(2024, 11, 1), date(2024, 11, 10), seed=5, scale=0.002)
-SPLIT = date(2024, 11, 6)  # first day of the later batch
+CFG = SimulationConfig(date(2024, 11, 1), date(2024, 11, 30), seed=5, scale=0.001)
+SPLIT = date(2024, 11, 16)  # first day of the later batch
 # What the transform DAG builds: its seeds on a new warehouse, then the models (their tests run in
 # the other dbt tests).
 DBT_FIRST_BUILD = ["build", "--resource-type", "seed", "--resource-type", "model", "--quiet"]
