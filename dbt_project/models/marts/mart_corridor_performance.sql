@@ -4,35 +4,20 @@
 -- release -> departure -> delivery and order -> delivery from fct_parcel_shipments (the
 -- carriers' tracking; null until a shipment reached the milestone).
 -- depends_on: {{ ref('mart_export_volume_daily') }}  (its reconciliation tests run in this model's build)
-with lines as (
-    {{ export_volume_lines() }}
-),
-
-shipments as (
-    select
-        inventory_guid,
-        route_key,
-        min(export_date) as export_date,
-        count(*) as released_lines,
-        sum(value_cny) as value_cny,
-        sum(value_usd) as value_usd,
-        extract(epoch from max(released_at) - min(declared_at)) / 3600.0 as declared_to_released_hours
-    from lines
-    group by inventory_guid, route_key
-),
-
-journeys as (
-    select s.*, p.is_delivered, p.hours_released_to_departed, p.hours_departed_to_delivered,
-           p.hours_order_to_delivered
-    from shipments as s
-    left join {{ ref('fct_parcel_shipments') }} as p using (inventory_guid)
+-- The shipments of the export volume definition (mart_export_volume_daily): park enterprises,
+-- the four trade modes; one row per released list with its lines summed (int_corridor_shipments).
+with journeys as (
+    select s.*
+    from {{ ref('int_corridor_shipments') }} as s
+    inner join {{ ref('dim_enterprise') }} as e using (enterprise_key)
+    where s.trade_mode_key in ('9610', '9710', '9810', '1210')
 ),
 
 grains as (
     select 'month' as period_grain, date_trunc('month', export_date)::date as period_start, s.*
     from journeys as s
     union all
-    select 'to_date', (select min(export_date) from shipments), s.*
+    select 'to_date', (select min(export_date) from journeys), s.*
     from journeys as s
 )
 
