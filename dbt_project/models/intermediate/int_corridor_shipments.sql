@@ -6,6 +6,8 @@
 -- its watermark (the scopes of both facts: documents, replies, a late parity, a registry
 -- change, master bills and tracking). _loaded_at is the earlier of the two facts' (a watermark
 -- no later than either fact's).
+-- The version checks of its scope read the dimension:
+-- depends_on: {{ ref('dim_enterprise') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

@@ -5,6 +5,8 @@
 -- enterprise, so released_inventories adds up across rows.
 -- Incremental by export date: a run rebuilds the dates whose lines may have changed since its
 -- watermark (export_date_changes: the lists loaded or replied to, a late parity, a registry change).
+-- The version checks of its scope read the dimension:
+-- depends_on: {{ ref('dim_enterprise') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

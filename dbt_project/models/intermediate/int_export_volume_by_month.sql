@@ -7,6 +7,8 @@
 -- Incremental by month: a run rebuilds the months of the dates export_date_changes finds. The
 -- partner flags come from the seeds: a changed trade bloc or Belt and Road seed needs a full
 -- refresh of this model, as the facts' seed-derived keys do.
+-- The version checks of its scope read the dimension:
+-- depends_on: {{ ref('dim_enterprise') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

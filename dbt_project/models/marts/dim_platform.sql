@@ -13,14 +13,14 @@ with recursive platforms as (
 select
     p.ebp_code as platform_key,
     p.ebp_code,
-    coalesce(
+    (coalesce(
         (select array[d.ebp_name] from {{ ref('int_platform_documents') }} as d
          where d.ebp_code = p.ebp_code and d.seen_at is not null
          order by d.seen_at desc, d.ebp_name desc nulls last limit 1),
         (select array[d.ebp_name] from {{ ref('int_platform_documents') }} as d
          where d.ebp_code = p.ebp_code and d.seen_at is null
          order by d.ebp_name desc nulls last limit 1)
-    )[1] as platform_name,
+    ))[1] as platform_name,
     (select min(d.seen_at) from {{ ref('int_platform_documents') }} as d where d.ebp_code = p.ebp_code)
         as first_seen_at
 from platforms as p
