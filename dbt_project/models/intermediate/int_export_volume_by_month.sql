@@ -13,7 +13,8 @@
     materialized='incremental',
     incremental_strategy='append',
     indexes=[{'columns': ['month_start']}],
-    pre_hook="{{ stage_incremental_scope('month_start', export_month_changes()) }}",
+    pre_hook=["{{ stage_incremental_scope('month_start', export_month_changes()) }}",
+              "{{ incremental_plan_settings() }}"],
 ) }}
 
 with lines as (
@@ -25,6 +26,21 @@ with lines as (
       and f.export_date < (select max(scope_key) + interval '1 month' from {{ scope_table() }})
       and date_trunc('month', f.export_date)::date in (select scope_key from {{ scope_table() }})
     {%- endif %}
+),
+
+-- each list's lines per drill-down cell first: then released_inventories is a count of rows
+-- (hash aggregates, no sort for a distinct count)
+per_list as (
+    select
+        l.export_date, l.ebc_code, l.enterprise_key, l.trade_mode_key, l.route_key, l.country_key,
+        l.hs_chapter, l.inventory_guid,
+        count(*) as released_lines,
+        sum(l.value_cny) as value_cny,
+        sum(l.value_usd) as value_usd,
+        max(l._loaded_at) as _loaded_at
+    from lines as l
+    group by l.export_date, l.ebc_code, l.enterprise_key, l.trade_mode_key, l.route_key, l.country_key,
+             l.hs_chapter, l.inventory_guid
 )
 
 select
@@ -42,11 +58,11 @@ select
     l.hs_chapter,
     min(l.export_date) as first_export_date,
     max(l.export_date) as last_export_date,
-    count(*) as released_lines,
-    count(distinct l.inventory_guid) as released_inventories,
+    sum(l.released_lines)::bigint as released_lines,
+    count(*) as released_inventories,
     sum(l.value_cny) as value_cny,
     sum(l.value_usd) as value_usd,
     max(l._loaded_at) as _loaded_at
-from lines as l
+from per_list as l
 left join {{ ref('dim_country') }} as c on c.country_key = l.country_key
 group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
