@@ -15,7 +15,9 @@ of the working database, sampled from /proc every 0.2 s (a local server only; a 
 The history's raw rows are dated to their delivery day (_loaded_at = the landing folder's day,
 02:00 UTC) before the runs: in production the history arrived day by day, and the incremental
 models' load-time lookback (the `incremental_lookback` var, 3 hours) would otherwise treat the
-whole bulk load, done minutes ago, as new. Tests (`dbt test`) scan whole tables on every run and
+whole bulk load, done minutes ago, as new. The next day lands in the history's landing folder
+(recreated under its old path), as a production day lands beside the earlier ones: registry
+deliveries are ordered by their path. Tests (`dbt test`) scan whole tables on every run and
 are timed separately (`--dbt-test`).
 The databases are scratch databases on the configured server (WAREHOUSE_URL etc.); the working
 one is dropped at the end unless --keep-db, the template only with --drop-template.
@@ -181,6 +183,14 @@ def build_template(server, args, work: Path, history_end: date) -> None:
     shutil.rmtree(work / "history", ignore_errors=True)
 
 
+def history_landing(server, template: str) -> Path | None:
+    """The landing folder the template's history was loaded from (its files are gone)."""
+    with psycopg.connect(server.with_dbname(template).conninfo) as conn:
+        row = conn.execute(f"select substring(_source from '^(.*)/reference/registry/') "
+                           f"from {SCHEMA_RAW}.registry_enterprise limit 1").fetchone()
+    return Path(row[0]) if row and row[0] else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1))
@@ -202,13 +212,25 @@ def main() -> None:
     next_day = history_end + timedelta(days=1)
     work = Path(tempfile.mkdtemp(prefix="parkdw-bench-incr-"))
     ratios = []
+    made = None  # a folder this run creates outside `work`
     try:
         if database_exists(server, args.template):
             print(f"history: reusing the template database {args.template} "
                   f"(built with --start/--days/--scale of its first call)", flush=True)
         else:
             build_template(server, args, work, history_end)
-        day_totals = simulate(SimulationConfig(next_day, next_day, scale=args.scale), work / "next_day")
+        # The next day lands in the history's landing folder, as in production (one landing
+        # root): the registry's deliveries are ordered by their path (day folder), and a next day
+        # under another temporary root would sort anywhere among the history's.
+        # (Another run using it now: a root of our own.)
+        landing = history_landing(server, args.template)
+        if landing is not None and not landing.exists():
+            made = landing
+            while not made.parent.exists():
+                made = made.parent
+        else:
+            landing = work / "next_day"
+        day_totals = simulate(SimulationConfig(next_day, next_day, scale=args.scale), landing)
         for repeat in range(1, args.repeat + 1):
             recreate_database(server, wh.dbname, template=args.template)
             full = timed_dbt(server, wh, ["run", "--full-refresh"])
@@ -217,7 +239,7 @@ def main() -> None:
             if args.dbt_test:
                 tests = timed_dbt(server, wh, ["test"])
                 print(f"[{repeat}] dbt test after the full refresh: {tests.line()}", flush=True)
-            load(wh, work / "next_day", f"next day {next_day}")
+            load(wh, landing, f"next day {next_day}")
             incremental = timed_dbt(server, wh, ["run"])
             print(f"[{repeat}] incremental day ({day_totals['orders']:,} orders; dbt run): {incremental.line()}",
                   flush=True)
@@ -232,6 +254,8 @@ def main() -> None:
               f"(all: {', '.join(f'{r:.3f}' for r in ratios)})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
         if not args.keep_db:
             drop_database(server, wh.dbname)
         if args.drop_template:

@@ -56,3 +56,17 @@
         {{ relation }}
     {%- endif -%}
 {%- endmacro %}
+
+{# Planner settings for an incremental run's query over a scope of a few keys: the planner
+   cannot estimate how many rows a scope selects (it guesses a handful), and picks nested loops
+   that run a thousand times longer once a month of rows comes through; sorts and hashes of that
+   month fit in memory. Transaction-local, set after the scope is staged (whose key lookups do
+   want nested loops). Nothing on a full build. #}
+{% macro incremental_plan_settings() -%}
+    {%- if this is not none and is_incremental() -%}
+        set local enable_nestloop = off;
+        set local work_mem = '64MB'
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -14,16 +14,25 @@
 {%- endmacro %}
 
 {# Rows of this model whose stored enterprise version no longer covers their date (a registry
-   change dated into the past), or that had no park enterprise and now have one. #}
-{% macro stale_enterprise_versions(key_column, date_column) -%}
+   change dated into the past), or that had no park enterprise and now have one. Only rows of the
+   customs codes a changed registry delivery names can be (registry_changes): with no change
+   since the model's watermark, the check is skipped rather than joining the whole model to
+   dim_enterprise. For a model of aggregates, `last_date_column` is the latest date a row covers. #}
+{% macro stale_enterprise_versions(key_column, date_column, last_date_column=none) -%}
+    {%- set changed = registry_changed_customs_codes('f.ebc_code') -%}
+    {%- if changed == 'false' -%}
+    select f.{{ key_column }} from {{ this }} as f where false
+    {%- else -%}
     select f.{{ key_column }}
     from {{ this }} as f
     left join {{ ref('dim_enterprise') }} as e on e.enterprise_key = f.enterprise_key
-    where (f.enterprise_key is not null
-           and (e.enterprise_key is null or f.{{ date_column }} < e.valid_from
-                or (e.valid_to is not null and f.{{ date_column }} >= e.valid_to)))
-       or (f.enterprise_key is null
-           and exists (select 1 from {{ ref('dim_enterprise') }} as d where d.customs_code = f.ebc_code))
+    where {{ changed }}
+      and ((f.enterprise_key is not null
+            and (e.enterprise_key is null or f.{{ date_column }} < e.valid_from
+                 or (e.valid_to is not null and f.{{ last_date_column or date_column }} >= e.valid_to)))
+           or (f.enterprise_key is null
+               and exists (select 1 from {{ ref('dim_enterprise') }} as d where d.customs_code = f.ebc_code)))
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro inventory_release_scope() -%}
@@ -122,9 +131,8 @@
     {%- endif %}
 {%- endmacro %}
 
-{% macro parcel_shipment_scope() -%}
-    {{ inventory_list_changes() }}
-    union all
+{# Released lists whose master bill (CEB607) or carrier tracking loaded since the watermark. #}
+{% macro shipment_movement_changes() -%}
     select h.guid
     from {{ source('customs', 'ceb_way_bill_list') }} as b
     inner join {{ source('customs', 'ceb_inventory_head') }} as h on h.logistics_no = b.logistics_no
@@ -134,6 +142,66 @@
     from {{ source('logistics', 'tracking_event') }} as t
     inner join {{ source('customs', 'ceb_inventory_head') }} as h on h.logistics_no = t.logistics_no
     where {{ loaded_since_watermark('t') }}
+{%- endmacro %}
+
+{% macro parcel_shipment_scope() -%}
+    {{ inventory_list_changes() }}
+    union all
+    {{ shipment_movement_changes() }}
     union all
     {{ stale_enterprise_versions('inventory_guid', 'export_date') }}
+{%- endmacro %}
+
+{# int_corridor_shipments: what changes a list's declaration lines or its parcel shipment. #}
+{% macro corridor_shipment_scope() -%}
+    {{ declaration_line_scope() }}
+    union all
+    {{ shipment_movement_changes() }}
+{%- endmacro %}
+
+{# Export dates whose declaration lines may have changed since the watermark: every version's
+   ieDate of the lists whose document or customs replies loaded (a correction or deletion also
+   changes the day the list left from), the export dates on and after a late parity, and the
+   dates of rows whose enterprise version moved (`this` holds ebc_code, enterprise_key and the
+   first / last export date of each row). For the aggregates of fct_export_declaration_lines. #}
+{% macro export_date_changes(first_date_column='export_date', last_date_column='export_date', key_column='export_date') -%}
+    select {{ ceb_date('v.ie_date') }}
+    from {{ source('customs', 'ceb_inventory_head') }} as v
+    where v.guid in ({{ inventory_list_changes() }})
+    union all
+    select f.export_date from {{ ref('fct_export_declaration_lines') }} as f
+    where f.export_date >= {{ fx_revalued_since_watermark() }}
+    union all
+    select {{ key_column }} from ({{ stale_enterprise_versions(key_column, first_date_column, last_date_column) }}) as stale
+{%- endmacro %}
+
+{# The months of those dates, for a model of monthly aggregates (month_start, first_export_date,
+   last_export_date). #}
+{% macro export_month_changes() -%}
+    select date_trunc('month', changed.export_date)::date
+    from ({{ export_date_changes('first_export_date', 'last_export_date', 'month_start') }}) as changed (export_date)
+{%- endmacro %}
+
+{# Inventory lists whose document loaded since the watermark (lines come with their head). #}
+{% macro inventory_document_changes() -%}
+    select h.guid from {{ source('customs', 'ceb_inventory_head') }} as h where {{ loaded_since_watermark('h') }}
+{%- endmacro %}
+
+{# Orders (CEB303) whose document loaded since the watermark. #}
+{% macro order_document_changes() -%}
+    select o.guid from {{ source('customs', 'ceb_order_head') }} as o where {{ loaded_since_watermark('o') }}
+{%- endmacro %}
+
+{# Post-hook: an index on the columns unless the table has one (a full refresh builds a new
+   table while the old one, renamed, still holds the index's name until it is dropped). #}
+{% macro ensure_index(column) -%}
+    do $ensure_index$ begin
+        if not exists (
+            select 1 from pg_index as i
+            inner join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+            where i.indrelid = '{{ this }}'::regclass and i.indnatts = 1 and a.attname = '{{ column }}'
+        ) then
+            create index on {{ this }} ({{ column }});
+        end if;
+    end $ensure_index$
 {%- endmacro %}

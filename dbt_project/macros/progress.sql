@@ -18,17 +18,6 @@
            where curve = {{ curve }} and elapsed_share >= {{ x }} order by elapsed_share limit 1) as hi)
 {%- endmacro %}
 
-{# The declaration lines that count as export volume: exactly the filter of
-   mart_export_volume_daily (park enterprise in the version valid on the export date, the four
-   cross-border e-commerce trade modes). Drill-downs select from this; their reconciliation tests
-   prove they still agree with mart_export_volume_daily. #}
-{% macro export_volume_lines() -%}
-    select f.*, e.credit_code, e.enterprise_type
-    from {{ ref('fct_export_declaration_lines') }} as f
-    inner join {{ ref('dim_enterprise') }} as e using (enterprise_key)
-    where f.trade_mode_key in ('9610', '9710', '9810', '1210')
-{%- endmacro %}
-
 {# A per-metric value from a {metric: value} mapping (a dbt var), else the default. #}
 {% macro per_metric(mapping, default) -%}
     {%- if mapping -%}

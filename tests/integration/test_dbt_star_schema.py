@@ -107,3 +107,59 @@ def test_docs_site_generates(built):
     run_dbt(["docs", "generate", "--quiet"])
     catalog = json.loads((get_settings().dbt_project_dir / "target" / "catalog.json").read_text())
     assert "model.parkdw.fct_export_declaration_lines" in catalog["nodes"]
+
+
+def test_a_registry_change_reaches_the_dimension_facts_and_marts_incrementally(built, snapshot_tables):
+    """A registry delivery that differs from the one before it (an exporter re-registered as a
+    service enterprise and exited, dated back to day two) rebuilds that enterprise's versions, the
+    fact rows on the moved dates and the aggregates over them, exactly as a full refresh does."""
+    import csv
+    import shutil
+
+    conn, cfg, out = built["conn"], built["cfg"], built["out"]
+    credit_code, customs_code = conn.execute("""
+        select e.credit_code, e.customs_code
+        from marts.fct_export_declaration_lines as f join marts.dim_enterprise as e using (enterprise_key)
+        where e.is_current and e.status = 'active' and e.enterprise_type = 'export'
+          and f.trade_mode_key in ('9610', '9710', '9810', '1210')
+        group by 1, 2 having min(f.export_date) < %s and max(f.export_date) >= %s
+        order by count(*) desc, 1 limit 1""", (cfg.end, cfg.end)).fetchone()
+    conn.commit()
+    registry = out / "reference" / "registry"
+    latest = max(p for p in registry.iterdir() if p.is_dir())
+    day = cfg.end + timedelta(days=6)
+    folder = registry / day.isoformat()
+    folder.mkdir()
+    try:
+        with open(latest / "park_enterprises.csv", newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        changed = [r for r in rows if r["credit_code"] == credit_code]
+        assert len(changed) == 1
+        changed[0].update(enterprise_type="service", status="exited", status_date=cfg.end.isoformat())
+        with open(folder / "park_enterprises.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        ingest_partner(conn, "reference", out, (midnight(day), midnight(day + DAY)))
+        conn.commit()
+    finally:
+        shutil.rmtree(folder)  # the landing is the session's: other modules load it whole
+
+    run_dbt(["build", "--quiet"])
+    incremental = snapshot_tables(conn)
+    versions = conn.execute("""select status, enterprise_type, valid_from, valid_to from marts.dim_enterprise
+                               where credit_code = %s order by valid_from""", (credit_code,)).fetchall()
+    assert versions[-1] == ("exited", "service", cfg.end, None) and versions[-2][3] == cfg.end
+    # the day-two rows moved to the new version; the day-one rows stayed on the old one
+    moved = conn.execute("""select f.export_date >= %s, e.status, count(*)
+                            from marts.fct_export_declaration_lines as f join marts.dim_enterprise as e using (enterprise_key)
+                            where f.ebc_code = %s group by 1, 2 order by 1""", (cfg.end, customs_code)).fetchall()
+    assert [(later, status) for later, status, _ in moved] == [(False, "active"), (True, "exited")]
+    scorecard = conn.execute("select status, enterprise_type from marts.mart_enterprise_scorecard where credit_code = %s",
+                             (credit_code,)).fetchone()
+    assert scorecard == ("exited", "service")
+    conn.commit()
+
+    run_dbt(["build", "--full-refresh", "--quiet"])
+    full = snapshot_tables(conn)
+    assert {t for t in full if full[t] != incremental.get(t)} == set()

@@ -1,5 +1,7 @@
 -- Destination countries: customs 3-digit code -> ISO, region (the customs code's first digit is
 -- its continent), ASEAN / RCEP membership and Belt and Road cooperation with valid-from/-to dates.
+-- A view: it comes from seeds only, so it is as cheap to compute as to read and never needs a rebuild.
+{{ config(materialized='view') }}
 with blocs as (
     select
         iso_alpha2,

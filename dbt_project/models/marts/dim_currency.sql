@@ -1,3 +1,5 @@
+-- A view: it comes from seeds only, so it is as cheap to compute as to read and never needs a rebuild.
+{{ config(materialized='view') }}
 select
     customs_code as currency_key,
     customs_code,

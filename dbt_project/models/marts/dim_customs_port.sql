@@ -1,4 +1,6 @@
 -- Customs districts and offices (portCode in declarations), from the customs district table.
+-- A view: it comes from seeds only, so it is as cheap to compute as to read and never needs a rebuild.
+{{ config(materialized='view') }}
 select
     customs_code as port_key,
     customs_code,

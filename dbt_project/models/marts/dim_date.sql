@@ -1,4 +1,6 @@
 -- Calendar of the park's target period (and a year of margin on each side).
+-- A view: it comes from the project's vars only, so it is as cheap to compute as to read and never needs a rebuild.
+{{ config(materialized='view') }}
 select
     to_char(d, 'YYYYMMDD')::integer as date_key,
     d::date as calendar_date,

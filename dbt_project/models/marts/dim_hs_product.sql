@@ -1,8 +1,9 @@
 -- HS products declared in the park's exports (10-digit codes) with their chapter and heading.
+-- The typical goods name is the one most lines declare (int_inventory_goods: per list, kept
+-- incrementally).
 with declared as (
-    select hs_code, goods_name, count(*) as lines
-    from {{ ref('stg_customs__inventory_lines') }}
-    where hs_code is not null
+    select hs_code, goods_name, sum(lines) as lines
+    from {{ ref('int_inventory_goods') }}
     group by hs_code, goods_name
 )
 

@@ -1,4 +1,6 @@
 -- The park's export corridors, and the customs transport mode of their international leg.
+-- A view: it comes from seeds only, so it is as cheap to compute as to read and never needs a rebuild.
+{{ config(materialized='view') }}
 select
     route_code as route_key,
     route_code,

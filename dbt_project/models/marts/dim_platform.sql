@@ -1,15 +1,27 @@
--- E-commerce platforms (ebpCode) as they name themselves in their latest declarations.
-with named as (
-    select ebp_code, ebp_name, ordered_at as seen_at from {{ ref('stg_customs__orders') }}
+-- E-commerce platforms (ebpCode) as they name themselves in their latest declarations
+-- (orders and inventory lists, int_platform_documents; ties on the time: the greatest name).
+-- Per platform by index lookups on (ebp_code, seen_at), not a sort of every document.
+with recursive platforms as (
+    (select ebp_code from {{ ref('int_platform_documents') }} order by ebp_code limit 1)
     union all
-    select ebp_code, ebp_name, declared_at from {{ ref('stg_customs__inventory_heads') }}
+    select (select d.ebp_code from {{ ref('int_platform_documents') }} as d
+            where d.ebp_code > p.ebp_code order by d.ebp_code limit 1)
+    from platforms as p
+    where p.ebp_code is not null
 )
 
 select
-    ebp_code as platform_key,
-    ebp_code,
-    (array_agg(ebp_name order by seen_at desc nulls last))[1] as platform_name,
-    min(seen_at) as first_seen_at
-from named
-where ebp_code is not null
-group by ebp_code
+    p.ebp_code as platform_key,
+    p.ebp_code,
+    (coalesce(
+        (select array[d.ebp_name] from {{ ref('int_platform_documents') }} as d
+         where d.ebp_code = p.ebp_code and d.seen_at is not null
+         order by d.seen_at desc, d.ebp_name desc nulls last limit 1),
+        (select array[d.ebp_name] from {{ ref('int_platform_documents') }} as d
+         where d.ebp_code = p.ebp_code and d.seen_at is null
+         order by d.ebp_name desc nulls last limit 1)
+    ))[1] as platform_name,
+    (select min(d.seen_at) from {{ ref('int_platform_documents') }} as d where d.ebp_code = p.ebp_code)
+        as first_seen_at
+from platforms as p
+where p.ebp_code is not null

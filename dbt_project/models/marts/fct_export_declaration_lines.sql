@@ -1,6 +1,8 @@
 -- Grain: one released export inventory list line (inventory guid + gnum). Dimensions by
 -- surrogate key; the enterprise key is the registry version valid on the export date.
 -- Incremental: each run rebuilds the inventory lists raw loads touched since its last load.
+-- Indexed on export_date: its aggregates (int_export_volume_by_day / _by_month) re-read the
+-- days and months in their scope.
 -- The dimensions its keys reference (their relationship tests run with this model):
 -- depends_on: {{ ref('dim_date') }}
 -- depends_on: {{ ref('dim_platform') }}
@@ -14,6 +16,7 @@
     incremental_strategy='append',
     indexes=[{'columns': ['inventory_guid']}],
     pre_hook="{{ stage_incremental_scope('inventory_guid', declaration_line_scope()) }}",
+    post_hook="{{ ensure_index('export_date') }}",
 ) }}
 
 select

@@ -4,62 +4,80 @@
 -- release -> departure -> delivery and order -> delivery from fct_parcel_shipments (the
 -- carriers' tracking; null until a shipment reached the milestone).
 -- depends_on: {{ ref('mart_export_volume_daily') }}  (its reconciliation tests run in this model's build)
-with lines as (
-    {{ export_volume_lines() }}
-),
+{{ config(pre_hook="set local work_mem = '256MB'") }}
+-- (the percentiles sort every shipment twice, month and to date: in memory, not on disk)
 
-shipments as (
+-- The shipments of the export volume definition (mart_export_volume_daily): park enterprises,
+-- the four trade modes; one row per released list with its lines summed (int_corridor_shipments).
+-- Only the columns the figures use, so the sorts move narrow rows.
+with journeys as (
     select
-        inventory_guid,
-        route_key,
-        min(export_date) as export_date,
-        count(*) as released_lines,
-        sum(value_cny) as value_cny,
-        sum(value_usd) as value_usd,
-        extract(epoch from max(released_at) - min(declared_at)) / 3600.0 as declared_to_released_hours
-    from lines
-    group by inventory_guid, route_key
-),
-
-journeys as (
-    select s.*, p.is_delivered, p.hours_released_to_departed, p.hours_departed_to_delivered,
-           p.hours_order_to_delivered
-    from shipments as s
-    left join {{ ref('fct_parcel_shipments') }} as p using (inventory_guid)
+        s.route_key,
+        s.export_date,
+        s.released_lines,
+        s.value_cny,
+        s.value_usd,
+        s.declared_to_released_hours,
+        s.is_delivered,
+        s.hours_released_to_departed,
+        s.hours_departed_to_delivered,
+        s.hours_order_to_delivered
+    from {{ ref('int_corridor_shipments') }} as s
+    inner join {{ ref('dim_enterprise') }} as e using (enterprise_key)
+    where s.trade_mode_key in ('9610', '9710', '9810', '1210')
 ),
 
 grains as (
     select 'month' as period_grain, date_trunc('month', export_date)::date as period_start, s.*
     from journeys as s
     union all
-    select 'to_date', (select min(export_date) from shipments), s.*
+    select 'to_date', (select min(export_date) from journeys), s.*
     from journeys as s
+),
+
+figures as (
+    select
+        g.period_grain,
+        g.period_start,
+        g.route_key,
+        count(*) as shipments,
+        sum(g.released_lines) as released_lines,
+        sum(g.value_cny) as export_volume_cny,
+        sum(g.value_usd) as export_volume_usd,
+        round(avg(g.declared_to_released_hours)::numeric, 2) as declared_to_released_hours_avg,
+        round((percentile_cont(0.5) within group (order by g.declared_to_released_hours))::numeric, 2)
+            as declared_to_released_hours_p50,
+        round((percentile_cont(0.9) within group (order by g.declared_to_released_hours))::numeric, 2)
+            as declared_to_released_hours_p90,
+        count(*) filter (where g.is_delivered) as delivered_shipments,
+    {%- for leg in ['released_to_departed', 'departed_to_delivered', 'order_to_delivered'] %}
+        round((percentile_cont(0.5) within group (order by g.hours_{{ leg }}))::numeric, 2) as {{ leg }}_hours_p50,
+        round((percentile_cont(0.9) within group (order by g.hours_{{ leg }}))::numeric, 2) as {{ leg }}_hours_p90{{ ',' if not loop.last }}
+    {%- endfor %}
+    from grains as g
+    group by g.period_grain, g.period_start, g.route_key
 )
 
 select
-    g.period_grain,
-    g.period_start,
-    g.route_key,
+    f.period_grain,
+    f.period_start,
+    f.route_key,
     r.route_name,
     r.corridor,
     r.international_leg,
-    count(*) as shipments,
-    sum(g.released_lines) as released_lines,
-    sum(g.value_cny) as export_volume_cny,
-    sum(g.value_usd) as export_volume_usd,
-    round(avg(g.declared_to_released_hours)::numeric, 2) as declared_to_released_hours_avg,
-    round((percentile_cont(0.5) within group (order by g.declared_to_released_hours))::numeric, 2)
-        as declared_to_released_hours_p50,
-    round((percentile_cont(0.9) within group (order by g.declared_to_released_hours))::numeric, 2)
-        as declared_to_released_hours_p90,
-    count(*) filter (where g.is_delivered) as delivered_shipments,
+    f.shipments,
+    f.released_lines,
+    f.export_volume_cny,
+    f.export_volume_usd,
+    f.declared_to_released_hours_avg,
+    f.declared_to_released_hours_p50,
+    f.declared_to_released_hours_p90,
+    f.delivered_shipments,
 {%- for leg in ['released_to_departed', 'departed_to_delivered', 'order_to_delivered'] %}
-    round((percentile_cont(0.5) within group (order by g.hours_{{ leg }}))::numeric, 2) as {{ leg }}_hours_p50,
-    round((percentile_cont(0.9) within group (order by g.hours_{{ leg }}))::numeric, 2) as {{ leg }}_hours_p90,
+    f.{{ leg }}_hours_p50,
+    f.{{ leg }}_hours_p90,
 {%- endfor %}
     r.typical_transit_days_min,
     r.typical_transit_days_max
-from grains as g
-left join {{ ref('dim_logistics_route') }} as r on r.route_key = g.route_key
-group by g.period_grain, g.period_start, g.route_key, r.route_name, r.corridor, r.international_leg,
-         r.typical_transit_days_min, r.typical_transit_days_max
+from figures as f
+left join {{ ref('dim_logistics_route') }} as r on r.route_key = f.route_key

@@ -11,20 +11,23 @@ latest as (
     order by credit_code, valid_from desc
 ),
 
+-- the export volume definition (mart_export_volume_daily) per enterprise, from the daily sums
 exports as (
     select
-        credit_code,
-        min(export_date) as first_export_date,
-        max(export_date) as last_export_date,
-        count(distinct export_date) as export_days,
-        count(*) as released_lines,
-        count(distinct inventory_guid) as released_inventories,
-        sum(value_cny) as exports_to_date_cny,
-        sum(value_usd) as exports_to_date_usd,
-        coalesce(sum(value_cny) filter (where export_date > (select as_of_date from as_of) - 90), 0)
+        e.credit_code,
+        min(d.export_date) as first_export_date,
+        max(d.export_date) as last_export_date,
+        count(distinct d.export_date) as export_days,
+        sum(d.released_lines)::bigint as released_lines,
+        sum(d.released_inventories)::bigint as released_inventories,
+        sum(d.value_cny) as exports_to_date_cny,
+        sum(d.value_usd) as exports_to_date_usd,
+        coalesce(sum(d.value_cny) filter (where d.export_date > (select as_of_date from as_of) - 90), 0)
             as exports_last_90_days_cny
-    from ({{ export_volume_lines() }}) as l
-    group by credit_code
+    from {{ ref('int_export_volume_by_day') }} as d
+    inner join {{ ref('dim_enterprise') }} as e using (enterprise_key)
+    where d.trade_mode_key in ('9610', '9710', '9810', '1210')
+    group by e.credit_code
 )
 
 select

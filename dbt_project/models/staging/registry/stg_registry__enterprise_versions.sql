@@ -17,5 +17,6 @@ select
     status,
     coalesce(status_date, entry_date)::date as status_date,
     _batch_id,
-    _source
+    _source,
+    _loaded_at
 from ranked
