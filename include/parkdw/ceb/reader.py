@@ -246,39 +246,35 @@ def _rule_violation(elem, kind: spec.EntityKind) -> tuple[str, str] | None:
 
 MAX_FAST_BYTES = 16 << 20  # larger files stream record by record (bounded memory)
 _XSL_NS = "http://www.w3.org/1999/XSL/Transform"
-_SPECIAL = "\\\t\n\r"  # what COPY text escapes
+_SPECIAL = "'\\&#9;&#10;&#13;'"  # (XPath literal) what COPY text escapes: backslash, tab, LF, CR
+_TAB = "<xsl:text>&#9;</xsl:text>"
 
 
-def _xsl_value(select: str, n: int) -> str:
-    """XSLT writing the text of the element at `select` as a COPY field: NULL when the element
-    is missing or empty (the record path's None for element.text), else escaped as the
-    loader escapes (\\\\, \\t, \\n, \\r)."""
-    return (f'<xsl:variable name="v{n}" select="string({select})"/><xsl:choose>'
-            f'<xsl:when test="$v{n} = \'\'">\\N</xsl:when>'
-            f'<xsl:when test="translate($v{n}, $special, \'\') = $v{n}"><xsl:value-of select="$v{n}"/></xsl:when>'
-            f'<xsl:otherwise><xsl:call-template name="escape"><xsl:with-param name="s" select="$v{n}"/>'
-            f'</xsl:call-template></xsl:otherwise></xsl:choose>')
+def _xsl_value(select: str, escaped: bool) -> str:
+    """A COPY field of the text of the element at `select`: empty when the element is missing
+    or empty (NULL, the record path's None for element.text), escaped as the loader escapes
+    (\\, \t, \n, \r) in the stylesheet for messages holding such a character."""
+    if not escaped:
+        return f'<xsl:value-of select="{select}"/>'
+    return f'<xsl:call-template name="escape"><xsl:with-param name="s" select="string({select})"/></xsl:call-template>'
 
 
-def _xsl_fields(prefix: str, element: str, start: int) -> str:
-    return "".join(f"<xsl:text>&#9;</xsl:text>{_xsl_value(prefix + 'ceb:' + f.name, n)}"
-                   for n, f in enumerate(spec.fields(element), start))
-
-
-def _stylesheet(kind: spec.EntityKind, table: str) -> str:
+def _stylesheet(kind: spec.EntityKind, table: str, escaped: bool) -> str:
     """An XSLT writing a valid message's rows of one raw table as COPY text lines: record
-    number (the document's position), message guid, then the columns of spec.head_columns /
-    spec.line_columns."""
+    number (the document's position), message guid, then the columns of spec.head_columns or
+    spec.line_columns; an empty field is NULL."""
     head = "" if kind.line is None else f"ceb:{kind.head}/"
+    start = f"<xsl:value-of select='$record'/>{_TAB}{_xsl_value('/*/@guid', escaped)}"
     if table == kind.head_table:
-        body = _xsl_fields(head, kind.head, 1)
-        rows = f"<xsl:value-of select='$record'/><xsl:text>&#9;</xsl:text><xsl:value-of select='$guid'/>{body}<xsl:text>&#10;</xsl:text>"
+        rows = start + "".join(_TAB + _xsl_value(head + "ceb:" + f.name, escaped) for f in spec.fields(kind.head))
     else:
-        body = (f"<xsl:text>&#9;</xsl:text><xsl:value-of select='$head_guid'/><xsl:text>&#9;</xsl:text>"
-                f"<xsl:value-of select='position()'/>" + _xsl_fields("", kind.line, 1))
-        rows = (f"<xsl:variable name='head_guid'>{_xsl_value(head + 'ceb:guid', 0)}</xsl:variable>"
-                f"<xsl:for-each select='ceb:{kind.line}'><xsl:value-of select='$record'/><xsl:text>&#9;</xsl:text>"
-                f"<xsl:value-of select='$guid'/>{body}<xsl:text>&#10;</xsl:text></xsl:for-each>")
+        rows = (f"<xsl:variable name='head_guid'>{_xsl_value(head + 'ceb:guid', escaped)}</xsl:variable>"
+                f"<xsl:for-each select='ceb:{kind.line}'>{start}{_TAB}<xsl:value-of select='$head_guid'/>{_TAB}"
+                f"<xsl:value-of select='position()'/>"
+                + "".join(_TAB + _xsl_value("ceb:" + f.name, escaped) for f in spec.fields(kind.line))
+                + "<xsl:text>&#10;</xsl:text></xsl:for-each>")
+    if table == kind.head_table:
+        rows += "<xsl:text>&#10;</xsl:text>"
     rep = ('<xsl:call-template name="replace"><xsl:with-param name="s" select="{s}"/>'
            '<xsl:with-param name="c" select="\'{c}\'"/><xsl:with-param name="r" select="\'{r}\'"/></xsl:call-template>')
     steps = [("$s", "\\", "\\\\"), ("string($a)", "&#9;", "\\t"), ("string($b)", "&#10;", "\\n"),
@@ -287,9 +283,6 @@ def _stylesheet(kind: spec.EntityKind, table: str) -> str:
                      for name, (s, c, r) in zip("abc", steps)) + rep.format(s=steps[3][0], c=steps[3][1], r=steps[3][2])
     return f"""<xsl:stylesheet version="1.0" xmlns:xsl="{_XSL_NS}" xmlns:ceb="{spec.CEB_NS}">
 <xsl:output method="text" encoding="UTF-8"/>
-<xsl:variable name="special" select="'\\&#9;&#10;&#13;'"/>
-<xsl:variable name="guid"><xsl:choose><xsl:when test="/*/@guid"><xsl:call-template name="escape"><xsl:with-param
-  name="s" select="string(/*/@guid)"/></xsl:call-template></xsl:when><xsl:otherwise>\\N</xsl:otherwise></xsl:choose></xsl:variable>
 <xsl:template match="/"><xsl:for-each select="/*/ceb:{kind.entity}"><xsl:variable name="record" select="position()"/>{rows}</xsl:for-each></xsl:template>
 <xsl:template name="escape"><xsl:param name="s"/>{escape}</xsl:template>
 <xsl:template name="replace"><xsl:param name="s"/><xsl:param name="c"/><xsl:param name="r"/><xsl:choose>
@@ -302,20 +295,23 @@ def _stylesheet(kind: spec.EntityKind, table: str) -> str:
 
 class _FastKind(NamedTuple):
     kind: spec.EntityKind
-    transforms: tuple[tuple[str, int, etree.XSLT], ...]  # (raw table, its columns, the XSLT)
+    transforms: tuple[tuple[str, int, etree.XSLT, etree.XSLT], ...]  # (raw table, columns, plain, escaping)
+    lines: etree.XPath  # the number of list lines in the message
     not_positive: etree.XPath  # true when a business rule would reject a document
 
 
 @lru_cache(maxsize=None)
 def _fast_kind(root_name: str) -> _FastKind:
     kind = spec.MESSAGE_ENTITIES[root_name]
+    ns = {"ceb": spec.CEB_NS}
     transforms = []
     for table, columns in ((kind.head_table, spec.head_columns(kind)), (kind.line_table, spec.line_columns(kind))):
         if table:
             # No document(), no extension functions or elements, no file or network access.
-            xslt = etree.XSLT(etree.XML(_stylesheet(kind, table).encode()),
-                              access_control=etree.XSLTAccessControl.DENY_ALL)
-            transforms.append((table, len(columns), xslt))
+            transforms.append((table, len(columns), *(
+                etree.XSLT(etree.XML(_stylesheet(kind, table, escaped).encode()),
+                           access_control=etree.XSLTAccessControl.DENY_ALL) for escaped in (False, True))))
+    lines = etree.XPath(f"count(/*/ceb:{kind.entity}/ceb:{kind.line})" if kind.line else "0", namespaces=ns)
     paths = []
     for element, names in POSITIVE_FIELDS.items():
         at = {kind.head: "" if kind.line is None else f"/ceb:{kind.head}", kind.line: f"/ceb:{kind.line}"}.get(element)
@@ -323,9 +319,8 @@ def _fast_kind(root_name: str) -> _FastKind:
             # not(> 0) also holds for what XPath cannot read as a number (e.g. "+1"): those go
             # record by record, where float() decides.
             paths += [f"/*/ceb:{kind.entity}{at}/ceb:{name}[not(number(.) > 0)]" for name in names]
-    not_positive = etree.XPath(f"boolean({' | '.join(paths)})" if paths else "false()",
-                               namespaces={"ceb": spec.CEB_NS})
-    return _FastKind(kind, tuple(transforms), not_positive)
+    not_positive = etree.XPath(f"boolean({' | '.join(paths)})" if paths else "false()", namespaces=ns)
+    return _FastKind(kind, tuple(transforms), lines, not_positive)
 
 
 def _fast_parser() -> etree.XMLParser:
@@ -359,24 +354,27 @@ def fast_copy_lines(data: bytes) -> list[CopyLines] | None:
     except etree.XMLSyntaxError:
         return None  # (undeclared GBK lands here too: the record path transcodes it)
     name = _local(root.tag)
-    if root.tag != f"{{{spec.CEB_NS}}}{name}" or name not in spec.MESSAGE_ENTITIES:
-        return None
+    if root.tag != f"{{{spec.CEB_NS}}}{name}" or name not in spec.MESSAGE_ENTITIES or not root.get("guid"):
+        return None  # (an empty guid would read as NULL)
     fast = _fast_kind(name)
     if not spec.schema().validate(root) or fast.not_positive(root):
         return None
     documents = len(root.findall(f"{{{spec.CEB_NS}}}{fast.kind.entity}"))
     result = []
-    for table, width, xslt in fast.transforms:
-        try:
-            text = bytes(xslt(root))
-        except etree.XSLTApplyError:
-            return None  # e.g. a value with so many special characters that escaping recursed too deep
-        rows = text.count(b"\n")
-        if text.count(b"\t") != rows * (width + 1):
-            return None  # (cannot happen: each line is record, guid and the columns, escaped)
+    for (table, width, plain, escaping), rows in zip(fast.transforms, (documents, int(fast.lines(root)))):
+        # Values are nearly always plain, so they are first written as they are: exactly one
+        # newline per row, the tabs between its fields, no backslash or CR then prove that no
+        # value needed escaping (as the loader checks its chunks); else every value is escaped.
+        text = bytes(plain(root))
+        if (text.count(b"\n") != rows or text.count(b"\t") != rows * (width + 1)
+                or b"\\" in text or b"\r" in text):
+            try:
+                text = bytes(escaping(root))
+            except etree.XSLTApplyError:
+                return None  # e.g. a value with so many special characters that escaping recursed too deep
+            if text.count(b"\n") != rows or text.count(b"\t") != rows * (width + 1):
+                return None  # (cannot happen: each line is record, guid and the columns, escaped)
         result.append(CopyLines(table, text, rows, documents if table == fast.kind.head_table else 0))
-    if result[0].rows != documents:
-        return None
     return result
 
 

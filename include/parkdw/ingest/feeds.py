@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from parkdw.ceb import spec
-from parkdw.ceb.reader import read_ceb_file
-from parkdw.ingest.records import CopyBlock, RecordDone, Rejected, Row, SourceRejected
+from parkdw.ceb.reader import read_ceb_message
+from parkdw.ingest.records import CopyBlock, CopyLines, RecordDone, Rejected, Row, SourceRejected
 
 # A delivered value longer than this is not data but a defect (or an attack): its record is
 # quarantined rather than carried into the warehouse.
@@ -122,8 +122,8 @@ class CebFeed:
     name: str = "customs"
     pattern: str = "*.xml"
 
-    def read(self, path: Path, source: str | None = None) -> Iterator[Row | RecordDone | Rejected]:
-        return read_ceb_file(path, source)
+    def read(self, path: Path, source: str | None = None) -> Iterator[Row | CopyLines | RecordDone | Rejected]:
+        return read_ceb_message(path, source)
 
 
 REGISTRY = CsvFeed(
