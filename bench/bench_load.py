@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_load.py load --rows 1000000
     .venv/bin/python bench/bench_load.py parse --days 2 --scale 0.1
+    .venv/bin/python bench/bench_load.py customs --days 2 --scale 0.05
 
 load: writes a settlement CSV of N rows, loads it with the loader (load_file: checksum, CSV
 reader, checks, COPY with lineage, audit, one transaction), then loads the very same rows
@@ -9,7 +10,9 @@ reader, checks, COPY with lineage, audit, one transaction), then loads the very 
 the same table; alternating runs, best of --repeat each and the median of each run's ratio, in a scratch database dropped at the
 end. parse: reads sandbox-generated customs files with the CEB reader (XSD checks, mapping to
 rows) in this one process and reports messages per second of CPU time, i.e. per core; --reader
-record measures the record-by-record path alone.
+record measures the record-by-record path alone. customs: the customs ingest (ingest_partner:
+checksum, reader, COPY, audit) of such files into a scratch database, the whole-message path and
+the record path alternating, client CPU per record.
 """
 
 from __future__ import annotations
@@ -165,6 +168,51 @@ def bench_parse(args) -> None:
         shutil.rmtree(tmp)
 
 
+def bench_customs(args) -> None:
+    """The customs ingest as the DAG runs it (ingest_partner: checksum, reader, COPY, audit) into a
+    scratch database, whole-message path and record path alternating, each on an emptied warehouse."""
+    from parkdw.ceb import reader, spec
+    from parkdw.ingest.loader import ingest_partner
+    from parkdw.sandbox.generate import SimulationConfig, simulate
+
+    server = parse_connection(args.server)
+    scratch = server.with_dbname(f"parkdw_bench_{os.getpid()}")
+    tmp = Path(tempfile.mkdtemp(prefix="parkdw-bench-customs-"))
+    admin = psycopg.connect(server.with_dbname("postgres").conninfo, autocommit=True)
+    admin.execute(f"create database {scratch.dbname}")
+    fast_limit = reader.MAX_FAST_BYTES
+    try:
+        simulate(SimulationConfig(args.start, args.start + timedelta(days=args.days - 1), scale=args.scale), tmp)
+        cpu_us: dict[str, list[float]] = {"message": [], "record": []}
+        with warehouse.connect(warehouse=scratch) as conn:
+            warehouse.ensure_schemas(conn)
+            for _ in range(args.repeat):
+                for path in ("message", "record"):
+                    conn.execute("truncate audit.quarantine, audit.load_batch restart identity cascade")
+                    for table in sorted({t for k in spec.MESSAGE_ENTITIES.values()
+                                         for t in (k.head_table, k.line_table) if t}):
+                        conn.execute(f"truncate raw.{table}")
+                    conn.commit()
+                    reader.MAX_FAST_BYTES = fast_limit if path == "message" else -1
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    summary = ingest_partner(conn, "customs", tmp)
+                    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                    received = summary.count("received")
+                    cpu_us[path].append(cpu / received * 1e6)
+                    print(f"  {path}: files={len(summary.batches)} received={received} "
+                          f"loaded={summary.count('loaded')} quarantined={summary.count('quarantined')} "
+                          f"seconds={wall:.1f} cpu_seconds={cpu:.1f} client_cpu_us_per_record={cpu_us[path][-1]:.0f}",
+                          flush=True)
+        fast, slow = (statistics.median(cpu_us[p]) for p in ("message", "record"))
+        print(f"customs ingest client CPU per record (median of {args.repeat}): whole-message path {fast:.0f} us, "
+              f"record path {slow:.0f} us, ratio {fast / slow:.2f}")
+    finally:
+        reader.MAX_FAST_BYTES = fast_limit
+        admin.execute(f"drop database if exists {scratch.dbname} with (force)")
+        admin.close()
+        shutil.rmtree(tmp)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -182,6 +230,14 @@ def main() -> None:
                    help="message: what the customs feed reads (whole-message fast path, record by record when "
                         "it cannot take a file); record: record by record only (read_ceb_file)")
     p.set_defaults(func=bench_parse)
+    p = sub.add_parser("customs", help="customs ingest client CPU per record, whole-message vs record path")
+    p.add_argument("--start", type=date.fromisoformat, default=date(2024, 11, 10))
+    p.add_argument("--days", type=int, default=2)
+    p.add_argument("--scale", type=float, default=0.05)
+    p.add_argument("--repeat", type=int, default=2, help="alternating runs of each path; medians are reported")
+    p.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                   help="a PostgreSQL server where a scratch database may be created and dropped")
+    p.set_defaults(func=bench_customs)
     args = parser.parse_args()
     args.func(args)
 
