@@ -259,22 +259,63 @@ def _xsl_value(select: str, escaped: bool) -> str:
     return f'<xsl:call-template name="escape"><xsl:with-param name="s" select="string({select})"/></xsl:call-template>'
 
 
+def _in_order(element: str, mode: str) -> tuple[str, str]:
+    """Templates writing each field of `element` as it comes, and the XSLT that closes a row.
+
+    The XSD holds the fields in one sequence, each at most once, so in a valid message a head's
+    or line's children are its fields in spec order with optional ones left out. Reading the
+    children once in order (instead of looking each field up by name) needs only the gap before
+    each: a field writes one tab per column since the field before it, found among the few
+    that can precede it (back to the nearest required one); after the last child, one tab per
+    optional column left out at the end. A missing field is thus an empty field: NULL."""
+    fields = spec.fields(element)
+    templates = []
+    for k, f in enumerate(fields, start=1):
+        gaps = []  # (test on the previous sibling, tabs), the last one the default
+        for j in range(k - 1, -1, -1):
+            gaps.append((f"preceding-sibling::*[1][self::ceb:{fields[j - 1].name}]" if j else "", k - j))
+            if j and fields[j - 1].required:
+                break
+        templates.append(f'<xsl:template match="ceb:{f.name}" mode="{mode}">{_choose(gaps)}'
+                         f'<xsl:value-of select="."/></xsl:template>')
+    tail = []
+    for last in range(len(fields), 0, -1):
+        tail.append((f"self::ceb:{fields[last - 1].name}", len(fields) - last))
+        if fields[last - 1].required:
+            break
+    return "".join(templates), f'<xsl:for-each select="*[last()]">{_choose(tail)}</xsl:for-each>'
+
+
+def _choose(gaps: list[tuple[str, int]]) -> str:
+    """XSLT writing the tabs of the first gap whose test holds (the last one otherwise)."""
+    def tabs(n: int) -> str:
+        return f"<xsl:text>{'&#9;' * n}</xsl:text>" if n else ""
+    if len(gaps) == 1:
+        return tabs(gaps[0][1])
+    whens = "".join(f'<xsl:when test="{test}">{tabs(n)}</xsl:when>' for test, n in gaps[:-1])
+    return f"<xsl:choose>{whens}<xsl:otherwise>{tabs(gaps[-1][1])}</xsl:otherwise></xsl:choose>"
+
+
 def _stylesheet(kind: spec.EntityKind, table: str, escaped: bool) -> str:
     """An XSLT writing a valid message's rows of one raw table as COPY text lines: record
     number (the document's position), message guid, then the columns of spec.head_columns or
     spec.line_columns; an empty field is NULL."""
     head = "" if kind.line is None else f"ceb:{kind.head}/"
     start = f"<xsl:value-of select='$record'/>{_TAB}{_xsl_value('/*/@guid', escaped)}"
+    element = kind.head if table == kind.head_table else kind.line
+    templates, close = _in_order(element, "row")
+    if escaped:  # (rare: each field looked up by name, its text escaped)
+        templates = ""
+        values = "".join(_TAB + _xsl_value("ceb:" + f.name, escaped) for f in spec.fields(element))
+    else:
+        values = f'<xsl:apply-templates select="*" mode="row"/>{close}'
     if table == kind.head_table:
-        rows = start + "".join(_TAB + _xsl_value(head + "ceb:" + f.name, escaped) for f in spec.fields(kind.head))
+        rows = (start + (values if kind.line is None else f"<xsl:for-each select='ceb:{kind.head}'>{values}</xsl:for-each>")
+                + "<xsl:text>&#10;</xsl:text>")
     else:
         rows = (f"<xsl:variable name='head_guid'>{_xsl_value(head + 'ceb:guid', escaped)}</xsl:variable>"
                 f"<xsl:for-each select='ceb:{kind.line}'>{start}{_TAB}<xsl:value-of select='$head_guid'/>{_TAB}"
-                f"<xsl:value-of select='position()'/>"
-                + "".join(_TAB + _xsl_value("ceb:" + f.name, escaped) for f in spec.fields(kind.line))
-                + "<xsl:text>&#10;</xsl:text></xsl:for-each>")
-    if table == kind.head_table:
-        rows += "<xsl:text>&#10;</xsl:text>"
+                f"<xsl:value-of select='position()'/>{values}<xsl:text>&#10;</xsl:text></xsl:for-each>")
     rep = ('<xsl:call-template name="replace"><xsl:with-param name="s" select="{s}"/>'
            '<xsl:with-param name="c" select="\'{c}\'"/><xsl:with-param name="r" select="\'{r}\'"/></xsl:call-template>')
     steps = [("$s", "\\", "\\\\"), ("string($a)", "&#9;", "\\t"), ("string($b)", "&#10;", "\\n"),
@@ -284,6 +325,7 @@ def _stylesheet(kind: spec.EntityKind, table: str, escaped: bool) -> str:
     return f"""<xsl:stylesheet version="1.0" xmlns:xsl="{_XSL_NS}" xmlns:ceb="{spec.CEB_NS}">
 <xsl:output method="text" encoding="UTF-8"/>
 <xsl:template match="/"><xsl:for-each select="/*/ceb:{kind.entity}"><xsl:variable name="record" select="position()"/>{rows}</xsl:for-each></xsl:template>
+{templates}
 <xsl:template name="escape"><xsl:param name="s"/>{escape}</xsl:template>
 <xsl:template name="replace"><xsl:param name="s"/><xsl:param name="c"/><xsl:param name="r"/><xsl:choose>
   <xsl:when test="contains($s, $c)"><xsl:value-of select="substring-before($s, $c)"/><xsl:value-of select="$r"/>
