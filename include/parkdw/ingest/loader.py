@@ -211,11 +211,12 @@ class _TableWriter:
                 columns = list(LINEAGE_COLUMNS) + self._columns[table]
             cursor = self._conn.cursor()
             # A queued writer sends from its own thread, so encoding the next chunk overlaps with
-            # the send; the server inserts meanwhile on its own core.
+            # the send; the server inserts meanwhile on its own core. Lines come in one write
+            # per table, with nothing to overlap: a writer thread per COPY would only cost CPU.
             context = cursor.copy(sql.SQL("copy {}.{} ({}) from stdin{}").format(
                 sql.Identifier(SCHEMA_RAW), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
                 sql.SQL("" if layout == "rows" else " with (null '')")),
-                writer=QueuedLibpqWriter(cursor))
+                writer=None if layout == "lines" else QueuedLibpqWriter(cursor))
             self._open = (key, context, context.__enter__())
         return self._open[2]
 
