@@ -259,7 +259,7 @@ def _xsl_value(select: str, escaped: bool) -> str:
     return f'<xsl:call-template name="escape"><xsl:with-param name="s" select="string({select})"/></xsl:call-template>'
 
 
-def _in_order(element: str, mode: str) -> tuple[str, str]:
+def _in_order(element: str, mode: str, present: frozenset[str] | None = None) -> tuple[str, str]:
     """Templates writing each field of `element` as it comes, and the XSLT that closes a row.
 
     The XSD holds the fields in one sequence, each at most once, so in a valid message a head's
@@ -267,8 +267,16 @@ def _in_order(element: str, mode: str) -> tuple[str, str]:
     children once in order (instead of looking each field up by name) needs only the gap before
     each: a field writes one tab per column since the field before it, found among the few
     that can precede it (back to the nearest required one); after the last child, one tab per
-    optional column left out at the end. A missing field is thus an empty field: NULL."""
+    optional column left out at the end. A missing field is thus an empty field: NULL.
+    `present`: the optional fields every row of the message holds (the others none), when that
+    is known; then every gap is fixed and no field needs a test."""
     fields = spec.fields(element)
+    if present is not None:
+        kept = [(k, f) for k, f in enumerate(fields, start=1) if f.required or f.name in present]
+        templates = [f'<xsl:template match="ceb:{f.name}" mode="{mode}">{_choose([("", k - previous)])}'
+                     f'<xsl:value-of select="."/></xsl:template>'
+                     for (previous, _), (k, f) in zip([(0, None)] + kept, kept)]
+        return "".join(templates), _choose([("", len(fields) - kept[-1][0])])
     templates = []
     for k, f in enumerate(fields, start=1):
         gaps = []  # (test on the previous sibling, tabs), the last one the default
@@ -296,14 +304,14 @@ def _choose(gaps: list[tuple[str, int]]) -> str:
     return f"<xsl:choose>{whens}<xsl:otherwise>{tabs(gaps[-1][1])}</xsl:otherwise></xsl:choose>"
 
 
-def _stylesheet(kind: spec.EntityKind, table: str, escaped: bool) -> str:
+def _stylesheet(kind: spec.EntityKind, table: str, escaped: bool, present: frozenset[str] | None = None) -> str:
     """An XSLT writing a valid message's rows of one raw table as COPY text lines: record
     number (the document's position), message guid, then the columns of spec.head_columns or
     spec.line_columns; an empty field is NULL."""
     head = "" if kind.line is None else f"ceb:{kind.head}/"
     start = f"<xsl:value-of select='$record'/>{_TAB}{_xsl_value('/*/@guid', escaped)}"
     element = kind.head if table == kind.head_table else kind.line
-    templates, close = _in_order(element, "row")
+    templates, close = _in_order(element, "row", present)
     if escaped:  # (rare: each field looked up by name, its text escaped)
         templates = ""
         values = "".join(_TAB + _xsl_value("ceb:" + f.name, escaped) for f in spec.fields(element))
@@ -335,9 +343,29 @@ def _stylesheet(kind: spec.EntityKind, table: str, escaped: bool) -> str:
 </xsl:stylesheet>"""
 
 
+class _Table(NamedTuple):
+    table: str
+    width: int  # its delivered columns
+    plain: etree.XSLT  # values as they are
+    escaping: etree.XSLT  # values escaped
+    optional: tuple[str, ...]  # its optional fields
+    shape: etree.XPath | None  # how many rows hold each optional field, "n,n,..."
+
+
+def _xslt(text: str) -> etree.XSLT:
+    # No document(), no extension functions or elements, no file or network access.
+    return etree.XSLT(etree.XML(text.encode()), access_control=etree.XSLTAccessControl.DENY_ALL)
+
+
+@lru_cache(maxsize=256)
+def _shaped(root_name: str, table: str, present: frozenset[str]) -> etree.XSLT:
+    """The plain stylesheet for messages whose rows all hold the same optional fields."""
+    return _xslt(_stylesheet(spec.MESSAGE_ENTITIES[root_name], table, False, present))
+
+
 class _FastKind(NamedTuple):
     kind: spec.EntityKind
-    transforms: tuple[tuple[str, int, etree.XSLT, etree.XSLT], ...]  # (raw table, columns, plain, escaping)
+    tables: tuple[_Table, ...]  # the head table, then the list lines' if any
     lines: etree.XPath  # the number of list lines in the message
     not_positive: etree.XPath  # true when a business rule would reject a document
 
@@ -346,13 +374,20 @@ class _FastKind(NamedTuple):
 def _fast_kind(root_name: str) -> _FastKind:
     kind = spec.MESSAGE_ENTITIES[root_name]
     ns = {"ceb": spec.CEB_NS}
-    transforms = []
+    tables = []
     for table, columns in ((kind.head_table, spec.head_columns(kind)), (kind.line_table, spec.line_columns(kind))):
-        if table:
-            # No document(), no extension functions or elements, no file or network access.
-            transforms.append((table, len(columns), *(
-                etree.XSLT(etree.XML(_stylesheet(kind, table, escaped).encode()),
-                           access_control=etree.XSLTAccessControl.DENY_ALL) for escaped in (False, True))))
+        if not table:
+            continue
+        element = kind.head if table == kind.head_table else kind.line
+        at = f"/*/ceb:{kind.entity}" + ("" if element == kind.entity else f"/ceb:{element}")
+        optional = tuple(f.name for f in spec.fields(element) if not f.required)
+        counts = [f"count({at}/ceb:{name})" for name in optional]
+        shape = None
+        if counts:
+            joined = ", ',', ".join(counts)
+            shape = etree.XPath(f"concat({joined})" if len(counts) > 1 else f"string({counts[0]})", namespaces=ns)
+        tables.append(_Table(table, len(columns), _xslt(_stylesheet(kind, table, False)),
+                             _xslt(_stylesheet(kind, table, True)), optional, shape))
     lines = etree.XPath(f"count(/*/ceb:{kind.entity}/ceb:{kind.line})" if kind.line else "0", namespaces=ns)
     paths = []
     for element, names in POSITIVE_FIELDS.items():
@@ -362,7 +397,7 @@ def _fast_kind(root_name: str) -> _FastKind:
             # record by record, where float() decides.
             paths += [f"/*/ceb:{kind.entity}{at}/ceb:{name}[not(number(.) > 0)]" for name in names]
     not_positive = etree.XPath(f"boolean({' | '.join(paths)})" if paths else "false()", namespaces=ns)
-    return _FastKind(kind, tuple(transforms), lines, not_positive)
+    return _FastKind(kind, tuple(tables), lines, not_positive)
 
 
 def _fast_parser() -> etree.XMLParser:
@@ -403,15 +438,17 @@ def fast_copy_lines(data: bytes) -> list[CopyLines] | None:
         return None
     documents = len(root.findall(f"{{{spec.CEB_NS}}}{fast.kind.entity}"))
     result = []
-    for (table, width, plain, escaping), rows in zip(fast.transforms, (documents, int(fast.lines(root)))):
-        # Values are nearly always plain, so they are first written as they are: exactly one
-        # newline per row, the tabs between its fields, no backslash or CR then prove that no
-        # value needed escaping (as the loader checks its chunks); else every value is escaped.
+    for t, rows in zip(fast.tables, (documents, int(fast.lines(root)))):
+        table, width, plain = t.table, t.width, t.plain
+        if t.shape is not None:
+            counts = t.shape(root).split(",")
+            if all(c == "0" or int(c) == rows for c in counts):  # (the usual case)
+                plain = _shaped(name, table, frozenset(f for f, c in zip(t.optional, counts) if c != "0"))
         text = bytes(plain(root))
         if (text.count(b"\n") != rows or text.count(b"\t") != rows * (width + 1)
                 or b"\\" in text or b"\r" in text):
             try:
-                text = bytes(escaping(root))
+                text = bytes(t.escaping(root))
             except etree.XSLTApplyError:
                 return None  # e.g. a value with so many special characters that escaping recursed too deep
             if text.count(b"\n") != rows or text.count(b"\t") != rows * (width + 1):
