@@ -4,6 +4,11 @@ A file holds one CEB message (CEB303Message, CEB603Message, ...) with up to 100 
 The reader walks it with lxml iterparse, validates each document against the official XSD,
 maps its head and list lines to rows and frees it, so memory stays flat however large the file.
 Hostile input is refused: DTDs and entities are neither loaded nor expanded, no network access.
+
+What the customs feed reads is read_ceb_message: a clean message of up to 16 MiB (plain UTF-8,
+valid against the XSD as a whole, every amount positive) is validated once and written by one
+XSLT per raw table straight to COPY text (CopyLines); any other file goes record by record
+through read_ceb_file, so what lands and what is quarantined is the same either way.
 """
 
 from __future__ import annotations
@@ -246,7 +251,6 @@ def _rule_violation(elem, kind: spec.EntityKind) -> tuple[str, str] | None:
 
 MAX_FAST_BYTES = 16 << 20  # larger files stream record by record (bounded memory)
 _XSL_NS = "http://www.w3.org/1999/XSL/Transform"
-_SPECIAL = "'\\&#9;&#10;&#13;'"  # (XPath literal) what COPY text escapes: backslash, tab, LF, CR
 _TAB = "<xsl:text>&#9;</xsl:text>"
 
 
@@ -311,11 +315,11 @@ def _stylesheet(kind: spec.EntityKind, table: str, escaped: bool, present: froze
     head = "" if kind.line is None else f"ceb:{kind.head}/"
     start = f"<xsl:value-of select='$record'/>{_TAB}{_xsl_value('/*/@guid', escaped)}"
     element = kind.head if table == kind.head_table else kind.line
-    templates, close = _in_order(element, "row", present)
     if escaped:  # (rare: each field looked up by name, its text escaped)
         templates = ""
         values = "".join(_TAB + _xsl_value("ceb:" + f.name, escaped) for f in spec.fields(element))
     else:
+        templates, close = _in_order(element, "row", present)
         values = f'<xsl:apply-templates select="*" mode="row"/>{close}'
     if table == kind.head_table:
         rows = (start + (values if kind.line is None else f"<xsl:for-each select='ceb:{kind.head}'>{values}</xsl:for-each>")
@@ -370,9 +374,25 @@ class _FastKind(NamedTuple):
     not_positive: etree.XPath  # true when a business rule would reject a document
 
 
+def _plain_sequence(element: str) -> bool:
+    """Whether the XSD defines the element as one sequence of spec.fields, each at most once:
+    what the in-order stylesheets rely on."""
+    ns = {"xs": spec.XS_NS}
+    sequence = spec._xsd_tree().xpath(f"/xs:schema/xs:element[@name='{element}']/xs:complexType/*", namespaces=ns)
+    if len(sequence) != 1 or sequence[0].tag != f"{{{spec.XS_NS}}}sequence":
+        return False
+    children = [c for c in sequence[0] if isinstance(c.tag, str)]
+    return ([c.get("name") for c in children] == [f.name for f in spec.fields(element)]
+            and all(c.tag == f"{{{spec.XS_NS}}}element" and c.get("maxOccurs", "1") == "1" for c in children))
+
+
 @lru_cache(maxsize=None)
-def _fast_kind(root_name: str) -> _FastKind:
+def _fast_kind(root_name: str) -> _FastKind | None:
+    """The stylesheets and checks of one message type, or None when its XSD shape is not one the
+    fast path can read (then its files go record by record)."""
     kind = spec.MESSAGE_ENTITIES[root_name]
+    if not all(_plain_sequence(element) for element in (kind.head, kind.line) if element):
+        return None
     ns = {"ceb": spec.CEB_NS}
     tables = []
     for table, columns in ((kind.head_table, spec.head_columns(kind)), (kind.line_table, spec.line_columns(kind))):
@@ -434,7 +454,7 @@ def fast_copy_lines(data: bytes) -> list[CopyLines] | None:
     if root.tag != f"{{{spec.CEB_NS}}}{name}" or name not in spec.MESSAGE_ENTITIES or not root.get("guid"):
         return None  # (an empty guid would read as NULL)
     fast = _fast_kind(name)
-    if not spec.schema().validate(root) or fast.not_positive(root):
+    if fast is None or not spec.schema().validate(root) or fast.not_positive(root):
         return None
     documents = len(root.findall(f"{{{spec.CEB_NS}}}{fast.kind.entity}"))
     result = []
