@@ -473,7 +473,7 @@ def fast_copy_lines(data: bytes) -> list[CopyLines] | None:
                 return None  # e.g. a value with so many special characters that escaping recursed too deep
             if text.count(b"\n") != rows or text.count(b"\t") != rows * (width + 1):
                 return None  # (cannot happen: each line is record, guid and the columns, escaped)
-        result.append(CopyLines(table, text, rows, documents if table == fast.kind.head_table else 0))
+        result.append(CopyLines(table, text, rows, 0 if result else documents))  # (heads first)
     return result
 
 

@@ -268,6 +268,12 @@ PARTNERS: dict[str, tuple[str, ...]] = {
 
 def all_raw_tables() -> dict[str, list[str]]:
     """Every raw table and its delivered columns (lineage columns are added by the DDL)."""
+    return {table: list(columns) for table, columns in _raw_tables().items()}
+
+
+@functools.cache
+def _raw_tables() -> dict[str, list[str]]:
+    # (built once: the loader asks for every source, and spec's names are derived with regexes)
     tables: dict[str, list[str]] = {}
     for kind in spec.MESSAGE_ENTITIES.values():
         tables[kind.head_table] = spec.head_columns(kind)
