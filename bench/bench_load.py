@@ -2,13 +2,17 @@
 
     .venv/bin/python bench/bench_load.py load --rows 1000000
     .venv/bin/python bench/bench_load.py parse --days 2 --scale 0.1
+    .venv/bin/python bench/bench_load.py customs --days 2 --scale 0.05
 
 load: writes a settlement CSV of N rows, loads it with the loader (load_file: checksum, CSV
 reader, checks, COPY with lineage, audit, one transaction), then loads the very same rows
 (lineage included, exported from the loaded table) with psql's \\copy from a CSV file into
 the same table; alternating runs, best of --repeat each and the median of each run's ratio, in a scratch database dropped at the
 end. parse: reads sandbox-generated customs files with the CEB reader (XSD checks, mapping to
-rows) in this one process and reports messages per second of CPU time, i.e. per core.
+rows) in this one process and reports messages per second of CPU time, i.e. per core; --reader
+record measures the record-by-record path alone. customs: the customs ingest (ingest_partner:
+checksum, reader, COPY, audit) of such files into a scratch database, the whole-message path and
+the record path alternating, client CPU per record.
 """
 
 from __future__ import annotations
@@ -125,8 +129,8 @@ def bench_load(args) -> None:
 
 
 def bench_parse(args) -> None:
-    from parkdw.ceb.reader import read_ceb_file
-    from parkdw.ingest.records import RecordDone, Rejected, Row, SourceRejected
+    from parkdw.ceb.reader import read_ceb_file, read_ceb_message
+    from parkdw.ingest.records import CopyLines, RecordDone, Rejected, Row, SourceRejected
     from parkdw.sandbox.generate import SimulationConfig, simulate
 
     tmp = Path(tempfile.mkdtemp(prefix="parkdw-bench-parse-"))
@@ -135,25 +139,77 @@ def bench_parse(args) -> None:
         simulate(cfg, tmp)
         files = sorted((tmp / "customs").rglob("*.xml"))
         size = sum(p.stat().st_size for p in files)
-        messages = rows = rejected_files = 0
+        read = read_ceb_message if args.reader == "message" else read_ceb_file
+        messages = rows = rejected_files = fast_files = 0
         wall, cpu = time.perf_counter(), time.process_time()
         for path in files:
             try:
-                for item in read_ceb_file(path):
+                fast = False
+                for item in read(path):
                     if isinstance(item, Row):
                         rows += 1
+                    elif isinstance(item, CopyLines):
+                        rows += item.rows
+                        messages += item.records
+                        fast = True
                     elif isinstance(item, (RecordDone, Rejected)):
                         messages += 1
+                fast_files += fast
             except SourceRejected:
                 rejected_files += 1
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         # A "message" here is one declaration document (an Inventory, an Order...); a file is one
         # CEB envelope of up to 100 of them.
-        print(f"files={len(files)} xml_mb={size / 2**20:.0f} messages={messages} rows={rows} "
-              f"rejected_files={rejected_files} seconds={wall:.1f} cpu_seconds={cpu:.1f} "
+        print(f"reader={args.reader} files={len(files)} whole_message_files={fast_files} xml_mb={size / 2**20:.0f} "
+              f"messages={messages} rows={rows} rejected_files={rejected_files} seconds={wall:.1f} cpu_seconds={cpu:.1f} "
               f"messages_per_s_per_core={messages / cpu:,.0f} rows_per_s_per_core={rows / cpu:,.0f} "
               f"files_per_s_per_core={len(files) / cpu:,.1f} mb_per_s_per_core={size / 2**20 / cpu:.1f}")
     finally:
+        shutil.rmtree(tmp)
+
+
+def bench_customs(args) -> None:
+    """The customs ingest as the DAG runs it (ingest_partner: checksum, reader, COPY, audit) into a
+    scratch database, whole-message path and record path alternating, each on an emptied warehouse."""
+    from parkdw.ceb import reader, spec
+    from parkdw.ingest.loader import ingest_partner
+    from parkdw.sandbox.generate import SimulationConfig, simulate
+
+    server = parse_connection(args.server)
+    scratch = server.with_dbname(f"parkdw_bench_{os.getpid()}")
+    tmp = Path(tempfile.mkdtemp(prefix="parkdw-bench-customs-"))
+    admin = psycopg.connect(server.with_dbname("postgres").conninfo, autocommit=True)
+    admin.execute(f"create database {scratch.dbname}")
+    fast_limit = reader.MAX_FAST_BYTES
+    try:
+        simulate(SimulationConfig(args.start, args.start + timedelta(days=args.days - 1), scale=args.scale), tmp)
+        cpu_us: dict[str, list[float]] = {"message": [], "record": []}
+        with warehouse.connect(warehouse=scratch) as conn:
+            warehouse.ensure_schemas(conn)
+            for _ in range(args.repeat):
+                for path in ("message", "record"):
+                    conn.execute("truncate audit.quarantine, audit.load_batch restart identity cascade")
+                    for table in sorted({t for k in spec.MESSAGE_ENTITIES.values()
+                                         for t in (k.head_table, k.line_table) if t}):
+                        conn.execute(f"truncate raw.{table}")
+                    conn.commit()
+                    reader.MAX_FAST_BYTES = fast_limit if path == "message" else -1
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    summary = ingest_partner(conn, "customs", tmp)
+                    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                    received = summary.count("received")
+                    cpu_us[path].append(cpu / received * 1e6)
+                    print(f"  {path}: files={len(summary.batches)} received={received} "
+                          f"loaded={summary.count('loaded')} quarantined={summary.count('quarantined')} "
+                          f"seconds={wall:.1f} cpu_seconds={cpu:.1f} client_cpu_us_per_record={cpu_us[path][-1]:.0f}",
+                          flush=True)
+        fast, slow = (statistics.median(cpu_us[p]) for p in ("message", "record"))
+        print(f"customs ingest client CPU per record (median of {args.repeat}): whole-message path {fast:.0f} us, "
+              f"record path {slow:.0f} us, ratio {fast / slow:.2f}")
+    finally:
+        reader.MAX_FAST_BYTES = fast_limit
+        admin.execute(f"drop database if exists {scratch.dbname} with (force)")
+        admin.close()
         shutil.rmtree(tmp)
 
 
@@ -170,7 +226,18 @@ def main() -> None:
     p.add_argument("--start", type=date.fromisoformat, default=date(2024, 11, 10))
     p.add_argument("--days", type=int, default=2)
     p.add_argument("--scale", type=float, default=0.05)
+    p.add_argument("--reader", choices=("message", "record"), default="message",
+                   help="message: what the customs feed reads (whole-message fast path, record by record when "
+                        "it cannot take a file); record: record by record only (read_ceb_file)")
     p.set_defaults(func=bench_parse)
+    p = sub.add_parser("customs", help="customs ingest client CPU per record, whole-message vs record path")
+    p.add_argument("--start", type=date.fromisoformat, default=date(2024, 11, 10))
+    p.add_argument("--days", type=int, default=2)
+    p.add_argument("--scale", type=float, default=0.05)
+    p.add_argument("--repeat", type=int, default=2, help="alternating runs of each path; medians are reported")
+    p.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                   help="a PostgreSQL server where a scratch database may be created and dropped")
+    p.set_defaults(func=bench_customs)
     args = parser.parse_args()
     args.func(args)
 

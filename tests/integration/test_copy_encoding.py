@@ -139,3 +139,66 @@ def test_a_csv_read_in_blocks_loads_as_the_csv_module_reads_it_with_bad_records_
         expected = [(n, r[0], r[4].strip() or None, r[5].strip(), r[9], r[16])
                     for n, r in enumerate((r for r in list(csv.reader(f))[1:] if r), start=1) if n not in (12, 30)]
     assert got == expected and got[16][3] == "two\nlines, quoted" and got[22][3] == "ORD24"
+
+
+def test_odd_values_in_a_customs_message_land_the_same_through_both_paths(conn, empty_warehouse, tmp_path,
+                                                                          monkeypatch):
+    """Tabs, newlines, CRs, backslashes, a literal \\N, non-BMP characters and empty elements
+    (NULL) written as COPY text by the whole-message XSLT land exactly as the record path lands them."""
+    from parkdw.ceb import reader, spec
+    from parkdw.ceb.writer import render_message
+
+    kind = spec.MESSAGE_ENTITIES["CEB603Message"]
+    head_names = [f.name for f in spec.fields(kind.head)]
+    line_names = [f.name for f in spec.fields(kind.line)]
+    odd = [v for v in ODD if v and "\r" not in v]  # (a CR only arrives as &#13;, added below)
+    docs = []
+    for n, value in enumerate(odd, start=1):
+        head = {name: None for name in head_names}
+        head.update({"guid": f"00000000-0000-4000-8000-{n:012d}", "appType": "1", "appTime": "20241111101010",
+                     "appStatus": "2", "customsCode": "8000", "ebpCode": "5001960AB1", "ebpName": value,
+                     "orderNo": "O1", "logisticsCode": "5001980LG1", "logisticsName": GBK_NAME, "logisticsNo": "YX1",
+                     "copNo": "C1", "ieFlag": "E", "portCode": "8011", "ieDate": "20241111", "statisticsFlag": "A",
+                     "agentCode": "5001990DA1", "agentName": "报关行", "ebcCode": "5001900001", "ebcName": "企业",
+                     "ownerCode": "5001900001", "ownerName": "企业", "tradeMode": "9610", "trafMode": "5",
+                     "country": "132", "POD": "SIN", "freight": "0", "fCurrency": "142", "fFlag": "3",
+                     "insuredFee": "0", "iCurrency": "142", "iFlag": "3", "wrapType": "2", "packNo": "1",
+                     "grossWeight": "1.5", "netWeight": "1.2", "note": value})
+        line = {"gnum": "1", "itemNo": "SKU1", "gcode": "8517629900", "gname": value, "gmodel": "标准",
+                "barCode": "无", "country": "132", "currency": "142", "qty": "2", "qty1": "2", "unit": "007",
+                "unit1": "007", "price": "10.50", "totalPrice": "21.00", "note": value}
+        assert set(line) <= set(line_names)
+        docs.append({"head": head, "lines": [line, dict(line, gnum="2", note=None)]})
+    xml = render_message("CEB603Message", "00000000-0000-4000-8000-000000000099", docs,
+                         {"copCode": "5001990DA1", "copName": "报关行", "dxpMode": "DXP", "dxpId": "DXPENT0000000001"})
+    xml = xml.replace("<ceb:note>new\nline</ceb:note>", "<ceb:note>cr&#13;lf&#13;&#10;</ceb:note>", 1)
+    path = tmp_path / "CEB603_odd.xml"
+    path.write_text(xml, encoding="utf-8")
+    assert reader.fast_copy_lines(path.read_bytes()) is not None
+
+    def landed():
+        got = {}
+        for table in (kind.head_table, kind.line_table):
+            columns = [c for c in loader.all_raw_tables()[table]] + ["_source", "_record_no", "_message_guid"]
+            got[table] = conn.execute(f"select {', '.join(columns)} from raw.{table} order by _record_no, "
+                                      f"{columns[1]}").fetchall()
+        return got
+
+    fast = load_file(conn, "customs", path)
+    conn.commit()
+    via_fast = landed()
+    conn.rollback()
+    empty_warehouse(conn)
+    monkeypatch.setattr(reader, "MAX_FAST_BYTES", -1)
+    by_record = load_file(conn, "customs", path)
+    conn.commit()
+    assert (fast.received, fast.loaded, fast.rows_by_table) == (by_record.received, by_record.loaded,
+                                                               by_record.rows_by_table) == (
+        len(odd), len(odd), {kind.head_table: len(odd), kind.line_table: 2 * len(odd)})
+    assert landed() == via_fast
+    ebp_name = loader.all_raw_tables()[kind.head_table].index("ebp_name")
+    assert {r[ebp_name] for r in via_fast[kind.head_table]} == set(odd)  # as delivered
+    note = loader.all_raw_tables()[kind.line_table].index("note")
+    assert {r[note] for r in via_fast[kind.line_table]} == set(odd) | {None}
+    head_note = loader.all_raw_tables()[kind.head_table].index("note")
+    assert "cr\rlf\r\n" in {r[head_note] for r in via_fast[kind.head_table]}

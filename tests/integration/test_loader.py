@@ -122,29 +122,104 @@ def test_bad_file_and_bad_record_are_quarantined_and_counts_reconcile(conn, clea
     assert bad == 0
 
 
-def test_a_load_that_dies_mid_copy_leaves_no_partial_batch(conn, clean_landing, monkeypatch):
+def _raw_and_audit(conn) -> dict:
+    """Every raw CEB table's rows (all columns but the batch id and load time), the quarantine
+    and the audit batches, in a stable order: what a load leaves behind, path aside."""
+    from parkdw.ceb import spec
+
+    got = {}
+    tables = sorted({t for k in spec.MESSAGE_ENTITIES.values() for t in (k.head_table, k.line_table) if t})
+    for table in tables:
+        columns = [r[0] for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = %s "
+            "and column_name not in ('_batch_id', '_loaded_at') order by ordinal_position", (table,))]
+        listed = ", ".join(columns)
+        got[table] = conn.execute(f"select {listed} from raw.{table} order by {listed}").fetchall()
+    got["quarantine"] = conn.execute(
+        "select feed, source, record_no, record_key, field, rule, reason, raw_text, raw_bytes from audit.quarantine "
+        "order by source, record_no nulls first").fetchall()
+    got["load_batch"] = conn.execute(
+        "select feed, source, source_sha256, status, records_received, records_loaded, records_quarantined, "
+        "rows_by_table from audit.load_batch order by source").fetchall()
+    return got
+
+
+def test_the_whole_message_path_loads_exactly_what_the_record_path_loads(conn, landing, empty_warehouse,
+                                                                          monkeypatch):
+    """The same landing folder (every sandbox defect on) through the fast path and record by
+    record: the same raw rows, values and lineage, the same quarantine and audit counts."""
+    from parkdw.ceb import reader
+
+    cfg, out = landing
+    taken = []
+    real_fast = reader.fast_copy_lines
+
+    def spying(data):
+        lines = real_fast(data)
+        taken.append(lines is not None)
+        return lines
+
+    monkeypatch.setattr(reader, "fast_copy_lines", spying)
+    fast = ingest_partner(conn, "customs", out)
+    conn.commit()
+    via_fast = _raw_and_audit(conn)
+    conn.rollback()
+    # Most files take the fast path; the defective ones (GBK, BOM, malformed, invalid or
+    # non-positive documents) go record by record.
+    assert sum(taken) > len(taken) / 2 and not all(taken)
+
+    empty_warehouse(conn)
+    monkeypatch.setattr(reader, "MAX_FAST_BYTES", -1)  # every file record by record
+    taken.clear()
+    by_record = ingest_partner(conn, "customs", out)
+    conn.commit()
+    assert not any(taken)
+    assert fast.as_dict() == by_record.as_dict() and fast.count("quarantined") > 0
+    assert [(b.source, b.received, b.loaded, b.quarantined, b.rows_by_table) for b in fast.batches] == \
+        [(b.source, b.received, b.loaded, b.quarantined, b.rows_by_table) for b in by_record.batches]
+    assert sum(len(v) for v in via_fast.values()) > 1000
+    assert _raw_and_audit(conn) == via_fast
+
+
+@pytest.mark.parametrize("path", ["record", "whole_message"])
+def test_a_load_that_dies_mid_copy_leaves_no_partial_batch(conn, clean_landing, monkeypatch, path):
+    from parkdw.ceb import reader
+
     cfg, out = clean_landing
     source = sorted((out / "customs" / cfg.end.isoformat()).glob("CEB603_*.xml"))[0]
-    monkeypatch.setattr(loader, "FLUSH_ROWS", 10)  # force several COPY flushes before the failure
-    real_add = loader._TableWriter.add
     calls = {"n": 0}
+    if path == "record":
+        monkeypatch.setattr(reader, "MAX_FAST_BYTES", -1)
+        monkeypatch.setattr(loader, "FLUSH_ROWS", 10)  # force several COPY flushes before the failure
+        method, real = "add", loader._TableWriter.add
 
-    def failing_add(self, row):
-        calls["n"] += 1
-        if calls["n"] == 55:
-            raise OSError("connection lost mid-COPY")
-        real_add(self, row)
+        def failing(self, row):
+            calls["n"] += 1
+            if calls["n"] == 55:
+                raise OSError("connection lost mid-COPY")
+            real(self, row)
+    else:
+        method, real = "add_lines", loader._TableWriter.add_lines
 
-    monkeypatch.setattr(loader._TableWriter, "add", failing_add)
+        def failing(self, lines):
+            calls["n"] += 1
+            real(self, lines)
+            if calls["n"] == 2:  # the heads are sent, the list lines' COPY is open with its rows in it
+                raise OSError("connection lost mid-COPY")
+
+    monkeypatch.setattr(loader._TableWriter, method, failing)
     with pytest.raises(OSError):
         load_file(conn, "customs", source)
     conn.rollback()
+    assert calls["n"] >= 2
     assert conn.execute("select count(*) from raw.ceb_inventory_head").fetchone()[0] == 0
+    assert conn.execute("select count(*) from raw.ceb_inventory_list").fetchone()[0] == 0
     assert conn.execute("select count(*) from audit.load_batch").fetchone()[0] == 0
-    monkeypatch.setattr(loader._TableWriter, "add", real_add)
+    monkeypatch.setattr(loader._TableWriter, method, real)
     result = load_file(conn, "customs", source)  # the rerun completes
     conn.commit()
     assert result.status == "loaded" and result.loaded == result.received > 0
+    assert conn.execute("select count(*) from raw.ceb_inventory_head").fetchone()[0] == result.loaded
 
 
 def test_a_file_found_broken_after_rows_were_streamed_is_quarantined_whole(conn, clean_landing, tmp_path, monkeypatch):

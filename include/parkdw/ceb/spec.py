@@ -58,6 +58,7 @@ MESSAGE_ENTITIES: dict[str, EntityKind] = {
 }
 
 
+@lru_cache(maxsize=None)  # (table names are derived per document read)
 def snake(name: str) -> str:
     """XSD element name -> raw column/table name: fCurrency -> f_currency, POD -> pod."""
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)

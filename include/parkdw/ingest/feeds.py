@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from parkdw.ceb import spec
-from parkdw.ceb.reader import read_ceb_file
-from parkdw.ingest.records import CopyBlock, RecordDone, Rejected, Row, SourceRejected
+from parkdw.ceb.reader import read_ceb_message
+from parkdw.ingest.records import CopyBlock, CopyLines, RecordDone, Rejected, Row, SourceRejected
 
 # A delivered value longer than this is not data but a defect (or an attack): its record is
 # quarantined rather than carried into the warehouse.
@@ -122,8 +122,8 @@ class CebFeed:
     name: str = "customs"
     pattern: str = "*.xml"
 
-    def read(self, path: Path, source: str | None = None) -> Iterator[Row | RecordDone | Rejected]:
-        return read_ceb_file(path, source)
+    def read(self, path: Path, source: str | None = None) -> Iterator[Row | CopyLines | RecordDone | Rejected]:
+        return read_ceb_message(path, source)
 
 
 REGISTRY = CsvFeed(
@@ -268,6 +268,12 @@ PARTNERS: dict[str, tuple[str, ...]] = {
 
 def all_raw_tables() -> dict[str, list[str]]:
     """Every raw table and its delivered columns (lineage columns are added by the DDL)."""
+    return {table: list(columns) for table, columns in _raw_tables().items()}
+
+
+@functools.cache
+def _raw_tables() -> dict[str, list[str]]:
+    # (built once: the loader asks for every source, and spec's names are derived with regexes)
     tables: dict[str, list[str]] = {}
     for kind in spec.MESSAGE_ENTITIES.values():
         tables[kind.head_table] = spec.head_columns(kind)

@@ -26,7 +26,7 @@ from psycopg.copy import QueuedLibpqWriter
 from parkdw.ceb.spec import LINEAGE_COLUMNS
 from parkdw.ingest.feeds import FEEDS, PARTNERS, all_raw_tables
 from parkdw.ingest.landing import check_relative, open_landing, sha256_of
-from parkdw.ingest.records import CopyBlock, RecordDone, Rejected, Row, SourceRejected
+from parkdw.ingest.records import CopyBlock, CopyLines, RecordDone, Rejected, Row, SourceRejected
 from parkdw.settings import SCHEMA_AUDIT, SCHEMA_RAW
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class _TableWriter:
         self._lineage = "".join("\t" + str(v).translate(_ESCAPES) for v in lineage)
         self._columns = all_raw_tables()
         self._buffers: dict[str, list[Row]] = defaultdict(list)
-        self._open: tuple[tuple[str, bool], object, psycopg.Copy] | None = None  # ((table, nulls), context, copy)
+        self._open: tuple[tuple[str, str], object, psycopg.Copy] | None = None  # ((table, layout), context, copy)
         self.rows_by_table: dict[str, int] = defaultdict(int)
 
     def __enter__(self) -> "_TableWriter":
@@ -177,28 +177,46 @@ class _TableWriter:
         # (an empty _message_guid: NULL)
         chunk = "".join([f"{line}{lineage}{record_no}\t\n"
                          for record_no, line in enumerate(block.lines, block.first_record_no)])
-        self._copy(block.table, empty_is_null=True).write(chunk.encode("utf-8"))
+        self._copy(block.table, "block").write(chunk.encode("utf-8"))
         self.rows_by_table[block.table] += len(block.lines)
+
+    def add_lines(self, lines: CopyLines) -> None:
+        """Rows a reader already encoded as COPY text (record number and message guid first):
+        the batch, source and checksum go in front of each line, and the text goes out in one
+        write, in a COPY whose column list starts with the lineage."""
+        if not lines.rows:
+            return
+        if self._buffers.get(lines.table):
+            self._flush(lines.table)
+        prefix = (self._lineage[1:] + "\t").encode("utf-8")
+        text = lines.text
+        self._copy(lines.table, "lines").write(prefix + text[:-1].replace(b"\n", b"\n" + prefix) + text[-1:])
+        self.rows_by_table[lines.table] += lines.rows
 
     def _flush(self, table: str) -> None:
         rows = self._buffers.pop(table)
         chunk = self._encode(rows, len(self._columns[table]))
-        self._copy(table, empty_is_null=False).write(chunk)
+        self._copy(table, "rows").write(chunk)
         self.rows_by_table[table] += len(rows)
 
-    def _copy(self, table: str, empty_is_null: bool) -> psycopg.Copy:
-        """The open COPY into the table, opened (and another one closed) when needed."""
-        key = (table, empty_is_null)
+    def _copy(self, table: str, layout: str) -> psycopg.Copy:
+        """The open COPY into the table, opened (and another one closed) when needed. Layouts:
+        rows (columns then lineage, NULL as \\N), block (the same, an empty field is NULL),
+        lines (lineage then columns, an empty field is NULL)."""
+        key = (table, layout)
         if self._open is None or self._open[0] != key:
             self._close((None, None, None))
             columns = self._columns[table] + list(LINEAGE_COLUMNS)
+            if layout == "lines":
+                columns = list(LINEAGE_COLUMNS) + self._columns[table]
             cursor = self._conn.cursor()
             # A queued writer sends from its own thread, so encoding the next chunk overlaps with
-            # the send; the server inserts meanwhile on its own core.
+            # the send; the server inserts meanwhile on its own core. Lines come in one write
+            # per table, with nothing to overlap: a writer thread per COPY would only cost CPU.
             context = cursor.copy(sql.SQL("copy {}.{} ({}) from stdin{}").format(
                 sql.Identifier(SCHEMA_RAW), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
-                sql.SQL(" with (null '')" if empty_is_null else "")),
-                writer=QueuedLibpqWriter(cursor))
+                sql.SQL("" if layout == "rows" else " with (null '')")),
+                writer=None if layout == "lines" else QueuedLibpqWriter(cursor))
             self._open = (key, context, context.__enter__())
         return self._open[2]
 
@@ -282,6 +300,9 @@ def load_source(
                         add(item)
                     elif kind is RecordDone:
                         loaded += 1
+                    elif kind is CopyLines:
+                        writer.add_lines(item)
+                        loaded += item.records
                     elif kind is CopyBlock:
                         writer.add_block(item)
                         loaded += len(item.lines)

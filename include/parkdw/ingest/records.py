@@ -27,6 +27,19 @@ class CopyBlock(NamedTuple):
     first_record_no: int
 
 
+class CopyLines(NamedTuple):
+    """Rows of one raw table already encoded as COPY text (UTF-8, escaped, an empty field for
+    NULL: the readers never deliver an empty string), one line each ending in a newline:
+    `_record_no`, `_message_guid`, then the delivered columns, tab-separated. The loader puts
+    the batch's lineage in front of each line. `records` counts the source records these lines
+    complete (loaded): a message's heads carry them, its list lines none."""
+
+    table: str
+    text: bytes
+    rows: int
+    records: int
+
+
 class RecordDone(NamedTuple):
     """Marks the end of one source record whose rows were all yielded (counts it as loaded)."""
 
