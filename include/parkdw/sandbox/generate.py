@@ -171,10 +171,20 @@ _TRADE_MODE = _Weighted([m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES]
 _DESTINATION = _Weighted(world.DESTINATIONS, [x.weight for x in world.DESTINATIONS])
 
 
+@lru_cache(maxsize=256)
+def _number_stream(seed: int, kind: str, day_iso: str):
+    return hashlib.sha256(f"{seed}|{kind}|{day_iso}|".encode())
+
+
 def _number(seed: int, kind: str, day_iso: str, index: int, digits: int) -> str:
-    """A deterministic document number for (day, index): reusable later without regenerating."""
-    h = hashlib.sha256(f"{seed}|{kind}|{day_iso}|{index}".encode()).digest()
-    return f"{int.from_bytes(h[:8], 'big') % 10 ** digits:0{digits}d}"
+    """A deterministic document number for (day, index): reusable later without regenerating.
+
+    The digest of "seed|kind|day|index", continued from the day's hashed prefix (the same digest
+    as hashing the whole key, without formatting and hashing the prefix for every document).
+    """
+    h = _number_stream(seed, kind, day_iso).copy()
+    h.update(str(index).encode())
+    return f"{int.from_bytes(h.digest()[:8], 'big') % 10 ** digits:0{digits}d}"
 
 
 def _ts(t: datetime) -> str:
@@ -195,6 +205,7 @@ class _Day:
         self.iso, self.ymd = day.isoformat(), f"{day:%Y%m%d}"  # formatted once: used in every document
         self.rng = world._rng(cfg.seed, "day", day.isoformat())
         self.defect_rng = world._rng(cfg.seed, "defects", day.isoformat())
+        self.rates = vars(cfg.defects)  # a defect's rate by name (asked a dozen times per order)
         self.pending: dict[tuple[date, str], list[str]] = {}  # rendered documents not yet in a file
         self.files: dict[tuple[date, str], int] = {}  # message files written so far
         self.payments: list[dict] = []  # customer payments captured today (the settlement feed)
@@ -209,7 +220,7 @@ class _Day:
         }
 
     def chance(self, name: str) -> bool:
-        rate = getattr(self.cfg.defects, name)
+        rate = self.rates[name]
         return rate > 0 and self.defect_rng.random() < rate
 
     def emit(self, message_type: str, doc: dict, delivery: date | None = None) -> date:

@@ -77,25 +77,33 @@ def institution(pay_code: str) -> PaymentInstitution:
     return _BY_CODE[pay_code]
 
 
-def _unit(seed: int, *parts: object) -> float:
-    """A uniform draw in [0, 1) keyed like world._rng, without building a stream (per-order speed)."""
-    key = "|".join(str(p) for p in (seed, *parts)).encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+@lru_cache(maxsize=16)
+def _keyed(seed: int, purpose: str):
+    return hashlib.sha256(f"{seed}|payments|{purpose}|".encode())
+
+
+def _unit(seed: int, purpose: str, key: str) -> float:
+    """A uniform draw in [0, 1) keyed like world._rng(seed, "payments", purpose, key), without
+    building a stream: the digest continues from the hashed prefix (per-order speed)."""
+    h = _keyed(seed, purpose).copy()
+    h.update(key.encode())
+    return int.from_bytes(h.digest()[:8], "big") / 2**64
 
 
 _INSTITUTION_CUTS = tuple(accumulate(i.weight for i in PAYMENT_INSTITUTIONS))
+_CURRENCY_CUTS = {i.pay_code: tuple(accumulate(w for _, w in i.currency_mix)) for i in PAYMENT_INSTITUTIONS}
 
 
 def institution_for(seed: int, order_no: str) -> PaymentInstitution:
     """The institution an order is paid through: a pure function of the seed and the order."""
-    cut = _unit(seed, "payments", "institution", order_no) * _INSTITUTION_CUTS[-1]
+    cut = _unit(seed, "institution", order_no) * _INSTITUTION_CUTS[-1]
     return PAYMENT_INSTITUTIONS[bisect(_INSTITUTION_CUTS, cut)]
 
 
 def currency_for(seed: int, order_no: str, inst: PaymentInstitution) -> str:
     """The currency the buyer pays an order in, from the institution's mix."""
-    cuts = tuple(accumulate(w for _, w in inst.currency_mix))
-    return inst.currency_mix[bisect(cuts, _unit(seed, "payments", "currency", order_no) * cuts[-1])][0]
+    cuts = _CURRENCY_CUTS[inst.pay_code]
+    return inst.currency_mix[bisect(cuts, _unit(seed, "currency", order_no) * cuts[-1])][0]
 
 
 @lru_cache(maxsize=4096)
