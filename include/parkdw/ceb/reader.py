@@ -425,31 +425,55 @@ def _fast_parser() -> etree.XMLParser:
                            remove_comments=True, remove_pis=True)
 
 
-def _plain_utf8(data: bytes) -> bool:
-    """True when the bytes are what the record path hands lxml unchanged and lxml reads as
-    UTF-8: no BOM, UTF-8 declared or nothing declared, and no DTD, comment, CDATA section or
-    processing instruction (a DOCTYPE must be refused, the others are stripped or merged by
-    the record path's parser: left to it)."""
+# Encodings the whole-message path reads besides UTF-8: the GBK family partners declare. Their
+# multi-byte characters never contain an ASCII '<', so the byte checks below stay exact.
+_FAST_DECLARED = frozenset({"utf-8", "utf8", "utf-8-sig", "gbk", "gb2312", "gb18030"})
+
+
+def _as_parsed(data: bytes) -> bytes | None:
+    """The bytes lxml reads the file from, as the record path hands them to it, or None when the
+    file is left to the record path.
+
+    BOM-prefixed and GBK-declared files are parsed as they are (lxml honours the BOM or the
+    declaration, as it does for the record path); an undeclared file that is not UTF-8 is
+    transcoded from GB 18030, as the record path's _open_for_parse does. Refused: UTF-16 and
+    other encodings, and any DTD, comment, CDATA section or processing instruction (a DOCTYPE
+    must be refused, the others are stripped or merged by the record path's parser: left to it).
+    """
     encoding = detect_encoding(data[:4096])
-    if encoding not in ("utf-8", "utf8", "undeclared"):
-        return False  # GBK and other declared encodings, BOMs
-    if b"<!" in data:
-        return False
-    pis = data.count(b"<?")
-    return pis == 0 or (pis == 1 and data.startswith(b"<?xml") and data[5:6] in (b" ", b"\t", b"\r", b"\n"))
+    if encoding == "undeclared":
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                data = data.decode("gb18030").encode("utf-8")
+            except UnicodeDecodeError:
+                return None
+    elif encoding not in _FAST_DECLARED:
+        return None
+    body = data[3:] if encoding == "utf-8-sig" else data
+    if b"<!" in body:
+        return None
+    pis = body.count(b"<?")
+    if pis == 0 or (pis == 1 and body.startswith(b"<?xml") and body[5:6] in (b" ", b"\t", b"\r", b"\n")):
+        return data
+    return None
 
 
 def fast_copy_lines(data: bytes) -> list[CopyLines] | None:
     """A whole message's rows as COPY text per raw table, or None when the file must go record
-    by record: not plain UTF-8 XML (see _plain_utf8), not well-formed, not a supported message,
+    by record: not plain XML in UTF-8 or GBK (see _as_parsed), not well-formed, not a supported message,
     not valid against the XSD as a whole, or a document breaking a business rule. When this
     returns lines, the record path would have loaded every document to exactly these rows."""
-    if len(data) > MAX_FAST_BYTES or not _plain_utf8(data):
+    if len(data) > MAX_FAST_BYTES:
+        return None
+    data = _as_parsed(data)
+    if data is None:
         return None
     try:
         root = etree.fromstring(data, _fast_parser())
     except etree.XMLSyntaxError:
-        return None  # (undeclared GBK lands here too: the record path transcodes it)
+        return None
     name = _local(root.tag)
     if root.tag != f"{{{spec.CEB_NS}}}{name}" or name not in spec.MESSAGE_ENTITIES or not root.get("guid"):
         return None  # (an empty guid would read as NULL)
