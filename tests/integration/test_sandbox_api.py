@@ -305,6 +305,40 @@ def test_cursor_stays_valid_when_events_are_appended(tmp_path, serve, http, cred
     assert r.status_code == 400 and "different updated_since" in r.json()["message"]
 
 
+def test_events_are_spooled_to_disk_and_paged_by_seek(tmp_path, serve, http, credentials, monkeypatch, caplog):
+    """The server keeps a sparse index, not the events: pages start at any key, from files in
+    order and out of order, and a file that is not events leaves the last good spool served."""
+    from parkdw.sandbox import api
+
+    monkeypatch.setattr(api, "INDEX_EVERY", 5)  # many index entries: every page starts mid-block
+    write_days(tmp_path, DAYS, count=30)
+    folder = tmp_path / TRACKING_DIR
+    first = folder / f"{DAYS[0].isoformat()}.jsonl"
+    lines = first.read_text().splitlines()
+    first.write_text("\n".join(reversed(lines)) + "\n")  # a partner's file out of order
+    expected = sorted(load_events(tmp_path), key=key)
+    server = serve(tmp_path, rate_limit_per_second=1000, burst=1000)
+    token = get_token(http, server, credentials)
+    for limit in (1, 7, 1000):
+        served, pages = page_through(http, server, token, limit=limit)
+        assert served == expected and pages == -(-len(expected) // limit)
+    instants = sorted({e["updated_at"] for e in expected})
+    for pivot in instants[::11]:
+        served, _ = page_through(http, server, token, updated_since=pivot, limit=9)
+        assert served == [e for e in expected if e["updated_at"] >= pivot]
+    assert server._spool.count == len(expected) and len(server._spool.index) == -(-len(expected) // 5)
+    assert server._spool.path.stat().st_size > sum(len(line) for line in lines)
+
+    (folder / "9999-12-31.jsonl").write_text('{"event_id": "x"}\n')  # no updated_at
+    with caplog.at_level(logging.WARNING, logger="parkdw.sandbox.api"):
+        served, _ = page_through(http, server, token, limit=1000)
+    assert served == expected
+    assert "9999-12-31.jsonl: line 1: event 'x': bad updated_at or event_id" in caplog.text
+    spool = server._spool.path
+    server.stop()
+    assert not spool.exists() and not spool.parent.exists()
+
+
 def test_rate_limit_answers_429_with_retry_after(data, serve, http, credentials):
     server = serve(data[0], rate_limit_per_second=0.5, burst=3)
     token = get_token(http, server, credentials)

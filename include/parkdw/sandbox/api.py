@@ -23,24 +23,27 @@ import argparse
 import base64
 import binascii
 import bisect
+import heapq
 import json
 import logging
 import math
 import random
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from parkdw.sandbox.tracking import TRACKING_DIR, load_events
+from parkdw.sandbox.tracking import TRACKING_DIR
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,105 @@ class _Response:
     body: dict
     headers: dict[str, str] = field(default_factory=dict)
     fault: str | None = None
+    payload: bytes | None = None  # the body already serialised (a page of events), else json of body
+
+
+# --- the events, spooled to disk ------------------------------------------------------------------
+# A month at scale 1 holds about 8 million events: kept as dicts they would take some 15 GB. The
+# server instead merges the day files (each in (updated_at, event_id) order) into one spool file
+# and keeps every INDEX_EVERY-th key with its byte offset: memory stays flat, a page is one seek.
+INDEX_EVERY = 256
+
+
+def _instant(value: datetime) -> str:
+    """A sort key for an aware instant: UTC, fixed width, so text order is time order."""
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class _Spool:
+    path: Path | None
+    count: int = 0
+    index: tuple[tuple[str, str, int], ...] = ()  # (instant, event_id, offset) of every INDEX_EVERY-th event
+
+
+def _entries(path: Path) -> Iterator[tuple[str, str, str]]:
+    """(instant, event_id, JSON line) for each event of a tracking file; ValueError naming the
+    file and line for anything that is not an event."""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: line {n}: not JSON ({exc.msg})") from None
+            try:
+                if not isinstance(event["event_id"], str):
+                    raise TypeError
+                yield _instant(datetime.fromisoformat(event["updated_at"])), event["event_id"], line.strip()
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise ValueError(f"{path}: line {n}: event {event.get('event_id') if isinstance(event, dict) else None!r}: "
+                                 f"bad updated_at or event_id") from None
+
+
+def _sorted_entries(path: Path, scratch: Path) -> Iterator[tuple[str, str, str]]:
+    """A file's entries in (instant, event_id) order: streamed when the file is in that order (as
+    the sandbox writes it), else sorted once in memory (one file) and streamed from a copy."""
+    previous = None
+    for entry in _entries(path):
+        if previous is not None and entry[:2] < previous:
+            break
+        previous = entry[:2]
+    else:
+        yield from _entries(path)
+        return
+    ordered = sorted(_entries(path))
+    copy = scratch / f"sorted-{path.name}"
+    with open(copy, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(list(entry), ensure_ascii=False) + "\n" for entry in ordered)
+    del ordered
+    with open(copy, encoding="utf-8") as f:
+        for line in f:
+            yield tuple(json.loads(line))
+    copy.unlink()
+
+
+def build_spool(files: Sequence[Path], folder: Path) -> _Spool:
+    """Merge tracking files into one spool file under `folder`: a line per event,
+    'instant<TAB>event_id as JSON<TAB>the event's JSON', in (instant, event_id) order."""
+    path = folder / f"events-{time.monotonic_ns()}.tsv"
+    index: list[tuple[str, str, int]] = []
+    count = offset = 0
+    with open(path, "wb") as out:
+        for instant, event_id, line in heapq.merge(*(_sorted_entries(p, folder) for p in files)):
+            if count % INDEX_EVERY == 0:
+                index.append((instant, event_id, offset))
+            row = f"{instant}\t{json.dumps(event_id)}\t{line}\n".encode()
+            out.write(row)
+            offset += len(row)
+            count += 1
+    return _Spool(path, count, tuple(index))
+
+
+def _read_from(spool: _Spool, bound: tuple[str, str], inclusive: bool, limit: int) -> list[tuple[str, str, str]]:
+    """Up to `limit` events at or after (inclusive) / strictly after `bound`, in order."""
+    if spool.path is None or not spool.count:
+        return []
+    # The last indexed event before the bound: everything from there on is scanned.
+    at = bisect.bisect_left(spool.index, bound, key=lambda e: e[:2]) - 1
+    page: list[tuple[str, str, str]] = []
+    with open(spool.path, "rb") as f:
+        f.seek(spool.index[max(at, 0)][2])
+        for raw in f:
+            instant, event_id, line = raw.decode().rstrip("\n").split("\t", 2)
+            key = (instant, json.loads(event_id))
+            if key < bound or (key == bound and not inclusive):
+                continue
+            page.append((key[0], key[1], line))
+            if len(page) == limit:
+                break
+    return page
 
 
 class _BadRequest(Exception):
@@ -139,8 +241,8 @@ class TrackingApiServer:
         self._lock = threading.Lock()
         self._data_lock = threading.Lock()
         self._signature: tuple = ()
-        self._events: list[dict] = []
-        self._keys: list[tuple[datetime, str]] = []
+        self._spool = _Spool(None)
+        self._scratch: Path | None = None  # holds the spool file while the server lives
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -158,7 +260,7 @@ class TrackingApiServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"tracking-api:{self.port}", daemon=True)
         self._thread.start()
-        log.info("tracking API listening on %s with %d events from %s", self.url, len(self._events), self.data_dir)
+        log.info("tracking API listening on %s with %d events from %s", self.url, self._spool.count, self.data_dir)
         return self
 
     def stop(self) -> None:
@@ -169,6 +271,10 @@ class TrackingApiServer:
         self._httpd.server_close()
         self._thread.join()
         self._httpd = self._thread = None
+        with self._data_lock:
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch, self._spool, self._signature = None, _Spool(None), ()
         log.info("tracking API stopped after %d requests", sum(self.request_counts.values()))
 
     def __enter__(self) -> "TrackingApiServer":
@@ -183,27 +289,25 @@ class TrackingApiServer:
 
     # --- data ---
 
-    def _snapshot(self) -> tuple[list[dict], list[tuple[datetime, str]]]:
-        """The events and their sort keys, re-read when the files changed since the last read."""
+    def _snapshot(self) -> _Spool:
+        """The spooled events, rebuilt when the files changed since the last build."""
         files = sorted((self.data_dir / TRACKING_DIR).glob("*.jsonl"))
         with self._data_lock:
             try:
                 signature = tuple((p.name, s.st_mtime_ns, s.st_size) for p in files for s in [p.stat()])
                 if signature != self._signature:
                     started = time.monotonic()
-                    events = load_events(self.data_dir)
-                    keys = []
-                    for e in events:
-                        try:
-                            keys.append((datetime.fromisoformat(e["updated_at"]), e["event_id"]))
-                        except (KeyError, TypeError, ValueError):
-                            raise ValueError(f"event {e.get('event_id')!r}: bad updated_at or event_id") from None
-                    self._events, self._keys, self._signature = events, keys, signature
-                    log.info("loaded %d tracking events from %d files in %.0f ms", len(events), len(files),
+                    if self._scratch is None:
+                        self._scratch = Path(tempfile.mkdtemp(prefix="parkdw-tracking-api-"))
+                    spool = build_spool(files, self._scratch)
+                    if self._spool.path is not None:
+                        self._spool.path.unlink(missing_ok=True)  # (a page being read keeps its open file)
+                    self._spool, self._signature = spool, signature
+                    log.info("spooled %d tracking events from %d files in %.0f ms", spool.count, len(files),
                              (time.monotonic() - started) * 1000)
             except (OSError, ValueError) as exc:  # a file being written or replaced: serve the last good read
                 log.warning("tracking data not reloaded: %s", exc)
-            return self._events, self._keys
+            return self._spool
 
     # --- endpoints ---
 
@@ -219,7 +323,7 @@ class TrackingApiServer:
         if path == "/oauth/token":
             return self._token(headers, body)
         if path == "/v1/health":
-            return _Response(200, {"status": "ok", "events": len(self._snapshot()[0])})
+            return _Response(200, {"status": "ok", "events": self._snapshot().count})
         return self._tracking_events(headers, query)
 
     def _token(self, headers, body: bytes) -> _Response:
@@ -297,13 +401,13 @@ class TrackingApiServer:
             return _Response(429, {"error": "rate_limited", "message": "simulated throttling"},
                              {"Retry-After": "1"}, fault=fault)
         try:
-            response = _Response(200, self._page(query))
+            response = self._page(query)
         except _BadRequest as exc:
             response = _Response(400, {"error": "bad_request", "message": str(exc)})
         response.fault = fault
         return response
 
-    def _page(self, query: str) -> dict:
+    def _page(self, query: str) -> _Response:
         params = parse_qs(query, keep_blank_values=True)
         unknown = sorted(set(params) - {"updated_since", "limit", "cursor"})
         if unknown:
@@ -325,18 +429,26 @@ class TrackingApiServer:
             if "updated_since" in args and cursor_since != since:
                 raise _BadRequest("cursor: issued for a different updated_since")
             since, after = cursor_since, (after_time, after_id)
-        events, keys = self._snapshot()
         # Keyset paging: resume strictly after the last key served, so appended events never shift pages.
-        start = bisect.bisect_left(keys, (since, "")) if since else 0
-        if after:
-            start = max(start, bisect.bisect_right(keys, after))
-        page = events[start:start + limit]
-        has_more = start + limit < len(events)
+        if after is not None:
+            bound, inclusive = (_instant(after[0]), after[1]), False
+            if since is not None and _instant(since) > bound[0]:
+                bound, inclusive = (_instant(since), ""), True
+        else:
+            bound, inclusive = ((_instant(since) if since else ""), ""), True
+        try:
+            page = _read_from(self._snapshot(), bound, inclusive, limit + 1)
+        except FileNotFoundError:  # the spool was rebuilt between taking it and opening it
+            page = _read_from(self._snapshot(), bound, inclusive, limit + 1)
+        has_more = len(page) > limit
+        page = page[:limit]
         next_cursor = None
         if has_more:
-            since_text = since.isoformat() if since else None
-            next_cursor = _encode_cursor(page[-1]["updated_at"], page[-1]["event_id"], since_text)
-        return {"data": page, "next_cursor": next_cursor, "has_more": has_more}
+            next_cursor = _encode_cursor(page[-1][0], page[-1][1], since.isoformat() if since else None)
+        # The events go out as the files hold them (each line is one JSON object).
+        payload = ('{"data":[' + ",".join(line for _, _, line in page) + "],"
+                   + json.dumps({"next_cursor": next_cursor, "has_more": has_more}, separators=(",", ":"))[1:])
+        return _Response(200, {}, payload=payload.encode())
 
     # --- delivery (called by the handler) ---
 
@@ -386,7 +498,9 @@ class _Handler(BaseHTTPRequestHandler):
         if response.fault == "timeout" and not app._hold():
             self.close_connection = True
             return False
-        payload = json.dumps(response.body, ensure_ascii=False, separators=(",", ":")).encode()
+        payload = response.payload
+        if payload is None:
+            payload = json.dumps(response.body, ensure_ascii=False, separators=(",", ":")).encode()
         sent = payload
         if response.fault == "truncated_json":
             payload = sent = payload[: len(payload) // 2]
