@@ -6,21 +6,23 @@ import logging
 import os
 import secrets
 import signal
+import struct
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
-from parkdw.sandbox import world
+from parkdw.sandbox import tracking, world
 from parkdw.sandbox.api import FAULT_KINDS, TrackingApiServer
 from parkdw.sandbox.tracking import (
-    TRACKING_DIR, is_valid_container_no, iso6346_check_digit, load_events, write_day_events,
+    TIME_ZONES, TRACKING_DIR, is_valid_container_no, iso6346_check_digit, load_events, write_day_events,
 )
 
 SEED = 7
@@ -137,6 +139,114 @@ def test_tracking_files_are_deterministic_and_subranges_match(tmp_path):
     alone = {e["event_id"]: e for e in load_events(tmp_path / "e")}
     together = {e["event_id"]: e for e in load_events(tmp_path / "a")}
     assert alone and all(together[i] == e for i, e in alone.items())
+
+
+def test_a_reused_logistics_number_gets_event_ids_of_its_own(tmp_path):
+    """The customs feed reuses a logistics number about six months later (the logistics_no_reuse defect),
+    sometimes more than once on one day: the event ids must still be unique, as the warehouse keys
+    events by event_id."""
+    first = make_parcels(DAYS[0], SEED, 3)[0]
+    later_day = DAYS[0] + timedelta(days=183)
+    later = {**first, "released_at": first["released_at"] + timedelta(days=183)}
+    same_day = {**first, "released_at": first["released_at"] + timedelta(hours=1, seconds=7)}
+    write_day_events(tmp_path / "a", DAYS[0], SEED, [first, same_day])
+    write_day_events(tmp_path / "a", later_day, SEED, [later])
+    events = [e for e in load_events(tmp_path / "a") if e["logistics_no"] == first["logistics_no"]]
+    ids = Counter(e["event_id"] for e in events)
+    assert len(events) >= 3 * 6 and max(ids.values()) == 1
+    by_day = defaultdict(set)  # by export day (YYMMDD in the consignment number)
+    for e in events:
+        by_day[e["consignment_no"][4:10]].add(e["event_id"])
+    assert sorted(by_day) == ["241110", "250512"] and by_day["241110"].isdisjoint(by_day["250512"])
+    # The same parcel again (same fields) gives the same events: ids depend on the parcel, not on the run.
+    write_day_events(tmp_path / "b", later_day, SEED, [later])
+    assert digest(tmp_path / "b") == {f"{later_day}.jsonl": digest(tmp_path / "a")[f"{later_day}.jsonl"]}
+
+
+def test_event_lines_are_json_dumps_spelling_with_zoneinfo_local_times(data):
+    out, _ = data
+    for path in sorted((out / TRACKING_DIR).glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            e = json.loads(line)
+            assert json.dumps(e, sort_keys=True, separators=(",", ":")) == line
+            assert list(e) == ["consignment_no", "container_no", "description", "event_code", "event_id", "event_kind",
+                               "event_time", "location", "logistics_no", "transport_mode", "updated_at",
+                               "vehicle_name", "voyage_no"]
+            assert str(uuid.UUID(e["event_id"])) == e["event_id"] and uuid.UUID(e["event_id"]).version == 4
+            at = datetime.fromisoformat(e["event_time"])
+            assert at.astimezone(ZoneInfo(TIME_ZONES[e["location"]])).isoformat() == e["event_time"]
+            updated = datetime.fromisoformat(e["updated_at"].replace("Z", "+00:00"))
+            assert updated.astimezone(timezone.utc).isoformat()[:19] + "Z" == e["updated_at"]
+
+
+def utc_offset_switches(zone: ZoneInfo, start: datetime, end: datetime) -> list[int]:
+    """The epoch seconds at which the zone's UTC offset changes between start and end (to the second)."""
+    switches, t, step = [], int(start.timestamp()), 3600 * 6
+    while t < end.timestamp():
+        if datetime.fromtimestamp(t, zone).utcoffset() != datetime.fromtimestamp(t + step, zone).utcoffset():
+            low, high = t, t + step  # bisect to the first second of the new offset
+            while high - low > 1:
+                mid = (low + high) // 2
+                same = datetime.fromtimestamp(mid, zone).utcoffset() == datetime.fromtimestamp(low, zone).utcoffset()
+                low, high = (mid, high) if same else (low, mid)
+            switches.append(high)
+        t += step
+    return switches
+
+
+def test_local_times_match_zoneinfo_across_dst_switches(monkeypatch):
+    """Event times are formatted from a cached offset per zone and UTC hour: exact through DST switches
+    (Europe, Los Angeles, Sydney), and switches off the hour (Lord Howe: 30 minutes at 15:30 UTC) or
+    offsets that are not whole hours (St John's, Kathmandu) fall back to zoneinfo for each time."""
+    extra = {"AULDH": "Australia/Lord_Howe", "CASJF": "America/St_Johns", "NPKTM": "Asia/Kathmandu"}
+    for code, name in extra.items():
+        monkeypatch.setitem(tracking._ZONES, code, ZoneInfo(name))
+        monkeypatch.setitem(tracking._local_hours, code, {})
+    switched = set()
+    for code, zone in tracking._ZONES.items():
+        switches = utc_offset_switches(zone, datetime(2023, 1, 1, tzinfo=timezone.utc),
+                                       datetime(2027, 1, 1, tzinfo=timezone.utc))
+        if switches:
+            switched.add(code)
+        for switch in switches:
+            for t in list(range(switch - 7200, switch + 7200, 37)) + [switch - 1, switch, switch + 1]:
+                assert tracking._local_text(t, code) == datetime.fromtimestamp(t, zone).isoformat(), (code, t)
+        rng = world._rng(SEED, "test-zones", code)
+        for _ in range(2000):
+            t = rng.randrange(int(datetime(1990, 1, 1).timestamp()), int(datetime(2040, 1, 1).timestamp()))
+            assert tracking._local_text(t, code) == datetime.fromtimestamp(t, zone).isoformat(), (code, t)
+            utc = datetime.fromtimestamp(t, timezone.utc)
+            assert tracking._utc_text(t) == utc.isoformat()[:19] + "Z"
+    assert {"PLMAL", "DEDUI", "NLRTM", "FRPAR", "GBLHR", "USLAX", "AUSYD", "AULDH", "CASJF"} <= switched
+    assert tracking._local_hours["AULDH"] and tracking._local_hours["CASJF"]
+
+
+def test_the_longest_journey_fits_in_a_parcel_stream(monkeypatch, tmp_path):
+    """A parcel draws its random numbers and event ids from a fixed number precomputed: count the most used."""
+    used = []
+    real_stream = tracking._stream
+
+    def counting_stream(key):
+        draws, ids = real_stream(key)
+        count = used.append(0) or len(used) - 1
+
+        def draw():
+            used[count] += 1
+            return draws()
+        return draw, ids
+
+    monkeypatch.setattr(tracking, "_stream", counting_stream)
+    parcels = make_parcels(DAYS[0], SEED, 400)
+    write_day_events(tmp_path, DAYS[0], SEED, parcels)
+    events = Counter(e["logistics_no"] for e in load_events(tmp_path) if e["event_kind"] == "parcel")
+    assert max(events.values()) == tracking._STREAM_EVENTS  # a failed delivery attempt: the longest journey
+    assert max(used) == tracking._STREAM_DRAWS
+    # One draw fewer: the longest journeys run out, and say so.
+    monkeypatch.setattr(tracking, "_stream", real_stream)
+    monkeypatch.setattr(tracking, "_STREAM_DRAWS", tracking._STREAM_DRAWS - 1)
+    monkeypatch.setattr(tracking, "_unpack_draws", struct.Struct(f"<{tracking._STREAM_DRAWS}I").unpack_from)
+    with pytest.raises(RuntimeError, match="drew more than"):
+        write_day_events(tmp_path, DAYS[0], SEED, parcels)
 
 
 def test_iso6346_check_digits():
