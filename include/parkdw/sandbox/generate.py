@@ -292,7 +292,8 @@ def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summ
     logistics_no = f"YX{_number(cfg.seed, 'parcel', d.iso, index, 13)}"
     if d.chance("logistics_no_reuse"):
         earlier = day - timedelta(days=183)
-        logistics_no = f"YX{_number(cfg.seed, 'parcel', earlier.isoformat(), rng.randrange(5), 13)}"
+        # Any parcel of that day (not a handful), so a number comes back about once, as carriers recycle.
+        logistics_no = f"YX{_number(cfg.seed, 'parcel', earlier.isoformat(), rng.randrange(orders_on(earlier, cfg)), 13)}"
         d.defect("logistics_no_reuse", logistics_no=logistics_no, first_used=earlier.isoformat(), expect="loaded")
 
     lines = []
