@@ -104,42 +104,58 @@ def _entries(path: Path) -> Iterator[tuple[str, str, str]]:
                                  f"bad updated_at or event_id") from None
 
 
-def _sorted_entries(path: Path, scratch: Path) -> Iterator[tuple[str, str, str]]:
-    """A file's entries in (instant, event_id) order: streamed when the file is in that order (as
-    the sandbox writes it), else sorted once in memory (one file) and streamed from a copy."""
-    previous = None
-    for entry in _entries(path):
-        if previous is not None and entry[:2] < previous:
-            break
-        previous = entry[:2]
-    else:
-        yield from _entries(path)
-        return
-    ordered = sorted(_entries(path))
-    copy = scratch / f"sorted-{path.name}"
-    with open(copy, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(list(entry), ensure_ascii=False) + "\n" for entry in ordered)
-    del ordered
-    with open(copy, encoding="utf-8") as f:
-        for line in f:
-            yield tuple(json.loads(line))
-    copy.unlink()
+def _spool_line(instant: str, event_id: str, line: str) -> bytes:
+    return f"{instant}\t{json.dumps(event_id)}\t{line}\n".encode()
+
+
+def _spooled(raw: bytes) -> tuple[str, str, str]:
+    """(instant, event_id, the event's JSON) of a spool line."""
+    instant, event_id, line = raw.decode().rstrip("\n").split("\t", 2)
+    return instant, json.loads(event_id), line
+
+
+def _part(path: Path, folder: Path) -> Path:
+    """A tracking file as spool lines in (instant, event_id) order, each event parsed once: written
+    as read when the file is in that order (as the sandbox writes it), else sorted in memory (one
+    file) and written again."""
+    part = folder / f"part-{path.name}"
+    with open(part, "wb") as out:
+        previous = None
+        for entry in _entries(path):
+            if previous is not None and entry[:2] < previous:
+                break
+            previous = entry[:2]
+            out.write(_spool_line(*entry))
+        else:
+            return part
+    with open(part, "wb") as out:
+        out.writelines(_spool_line(*entry) for entry in sorted(_entries(path)))
+    return part
+
+
+def _part_lines(part: Path) -> Iterator[tuple[str, str, bytes]]:
+    with open(part, "rb") as f:
+        for raw in f:
+            instant, event_id, _ = _spooled(raw)
+            yield instant, event_id, raw
 
 
 def build_spool(files: Sequence[Path], folder: Path) -> _Spool:
     """Merge tracking files into one spool file under `folder`: a line per event,
     'instant<TAB>event_id as JSON<TAB>the event's JSON', in (instant, event_id) order."""
     path = folder / f"events-{time.monotonic_ns()}.tsv"
+    parts = [_part(p, folder) for p in files]
     index: list[tuple[str, str, int]] = []
     count = offset = 0
     with open(path, "wb") as out:
-        for instant, event_id, line in heapq.merge(*(_sorted_entries(p, folder) for p in files)):
+        for instant, event_id, raw in heapq.merge(*map(_part_lines, parts)):
             if count % INDEX_EVERY == 0:
                 index.append((instant, event_id, offset))
-            row = f"{instant}\t{json.dumps(event_id)}\t{line}\n".encode()
-            out.write(row)
-            offset += len(row)
+            out.write(raw)
+            offset += len(raw)
             count += 1
+    for part in parts:
+        part.unlink()
     return _Spool(path, count, tuple(index))
 
 
@@ -153,11 +169,11 @@ def _read_from(spool: _Spool, bound: tuple[str, str], inclusive: bool, limit: in
     with open(spool.path, "rb") as f:
         f.seek(spool.index[max(at, 0)][2])
         for raw in f:
-            instant, event_id, line = raw.decode().rstrip("\n").split("\t", 2)
-            key = (instant, json.loads(event_id))
+            instant, event_id, line = _spooled(raw)
+            key = (instant, event_id)
             if key < bound or (key == bound and not inclusive):
                 continue
-            page.append((key[0], key[1], line))
+            page.append((instant, event_id, line))
             if len(page) == limit:
                 break
     return page
