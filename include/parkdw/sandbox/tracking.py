@@ -163,8 +163,7 @@ def _uuid_hex(bits: int, n: int) -> str:
 
 
 def _uuid_at(text: str, k: int) -> str:
-    """The k-th UUID of a _uuid_hex text, as str(uuid.UUID(...)) spells it (lower-case hex).
-    (_parcel_events has this inline.)"""
+    """The k-th UUID of a _uuid_hex text, as str(uuid.UUID(...)) spells it (lower-case hex)."""
     i = 40 * k
     return f"{text[i:i + 4]}{text[i + 5:i + 29]}{text[i + 30:i + 34]}{text[i + 35:i + 39]}"
 
@@ -218,9 +217,6 @@ def _how_text(mode: str) -> str:
     return text
 
 
-_NO_VEHICLE = '","vehicle_name":null,"voyage_no":null}'
-
-
 def _by_text(vehicle: tuple[str, str] | None) -> str:
     name, voyage = vehicle if vehicle else (None, None)
     text = _by[vehicle] = f'","vehicle_name":{_json(name)},"voyage_no":{_json(voyage)}}}'
@@ -232,22 +228,23 @@ def _by_text(vehicle: tuple[str, str] | None) -> str:
 _Event = tuple
 
 
+def _event_line(head: str, description: str, code: str, kind: str, event_id: str, at: int, recorded: int,
+                location: str, logistics: str, mode: str, vehicle: tuple[str, str] | None) -> tuple[str, str, str]:
+    """One event as (updated_at, event_id, JSON line); logistics is the number already as JSON."""
+    updated_at = _utc_text(recorded)
+    what = _what.get((description, code, kind)) or _what_text(description, code, kind)
+    return (updated_at, event_id,
+            f'{head}{what[0]}{event_id}{what[1]}{_local_text(at, location)}'
+            f'{_where.get(location) or _where_text(location)}{logistics}{_how.get(mode) or _how_text(mode)}'
+            f'{updated_at}{_by.get(vehicle) or _by_text(vehicle)}')
+
+
 def _lines(events: list[_Event], ids: str, head: str, logistics_no: str | None) -> list[tuple[str, str, str]]:
     """The events as (updated_at, event_id, JSON line); ids: a _uuid_hex text of as many ids."""
     logistics = _json_once(logistics_no)
-    utc_hours, local_hours, mmss, whats, wheres, hows, bys = _utc_hours, _local_hours, _MMSS, _what, _where, _how, _by
-    out = []
-    append = out.append
-    for k, (description, code, kind, at, recorded, location, mode, vehicle) in enumerate(events):
-        event_id = _uuid_at(ids, k)
-        updated_at = f"{utc_hours.get(recorded // 3600) or _utc_hour(recorded // 3600)}{mmss[recorded % 3600]}Z"
-        prefix, suffix = local_hours[location].get(at // 3600) or _local_hour(location, at // 3600)
-        local = f"{prefix}{mmss[at % 3600]}{suffix}" if prefix else _local_text(at, location)
-        what = whats.get((description, code, kind)) or _what_text(description, code, kind)
-        append((updated_at, event_id,
-                f'{head}{what[0]}{event_id}{what[1]}{local}{wheres.get(location) or _where_text(location)}'
-                f'{logistics}{hows.get(mode) or _how_text(mode)}{updated_at}{bys.get(vehicle) or _by_text(vehicle)}'))
-    return out
+    return [_event_line(head, description, code, kind, _uuid_at(ids, k), at, recorded, location, logistics, mode,
+                        vehicle)
+            for k, (description, code, kind, at, recorded, location, mode, vehicle) in enumerate(events)]
 
 
 # --- random draws ---------------------------------------------------------------------------------
@@ -414,11 +411,8 @@ def _parcel_key(seed: int, parcel: dict, released: int) -> str:
 
 
 def _parcel_events(seed: int, parcel: dict, consignment: _Consignment) -> list[tuple[str, str, str]]:
-    """One waybill's item events, in time order (each at least a minute after the previous).
-
-    The hot path of the sandbox (about eight events a parcel, a million parcels a month at scale 1):
-    each event is formatted as it is made, as _lines would, with the parcel's constants looked up once.
-    """
+    """One waybill's item events, in time order (each at least a minute after the previous), each
+    formatted as it is made."""
     no = parcel["logistics_no"]
     released_at = parcel["released_at"]
     if released_at.tzinfo is None:
@@ -428,7 +422,6 @@ def _parcel_events(seed: int, parcel: dict, consignment: _Consignment) -> list[t
     draw, ids = _stream(_parcel_key(seed, parcel, released))
     is_parcel = parcel["trade_mode"] in PARCEL_TRADE_MODES
     head, logistics = consignment.head, _json_once(no)
-    utc_hours, local_hours, mmss, whats, wheres, hows = _utc_hours, _local_hours, _MMSS, _what, _where, _how
     events: list[tuple[str, str, str]] = []
     last = released
 
@@ -437,20 +430,9 @@ def _parcel_events(seed: int, parcel: dict, consignment: _Consignment) -> list[t
         a minute after the previous one."""
         nonlocal last
         at = after + round((low + (high - low) * draw()) * _HOUR) if high else after
-        if at < last + _MINUTE:
-            at = last + _MINUTE
-        last = at
-        lag = draw()  # _recording_lag(draw()), its common case inline
-        recorded = at + (60 + int(lag * _LAG_MINUTES) if lag < 0.85 else _recording_lag(lag))
-        updated_at = f"{utc_hours.get(recorded // 3600) or _utc_hour(recorded // 3600)}{mmss[recorded % 3600]}Z"
-        prefix, suffix = local_hours[location].get(at // 3600) or _local_hour(location, at // 3600)
-        local = f"{prefix}{mmss[at % 3600]}{suffix}" if prefix else _local_text(at, location)
-        what = whats.get((description, code, "parcel")) or _what_text(description, code, "parcel")
-        i = 40 * len(events)  # this event's id: _uuid_at(ids, len(events)), inline
-        event_id = f"{ids[i:i + 4]}{ids[i + 5:i + 29]}{ids[i + 30:i + 34]}{ids[i + 35:i + 39]}"
-        events.append((updated_at, event_id,
-                       f'{head}{what[0]}{event_id}{what[1]}{local}{wheres.get(location) or _where_text(location)}'
-                       f'{logistics}{hows.get(mode) or _how_text(mode)}{updated_at}{_NO_VEHICLE}'))
+        last = at = max(at, last + _MINUTE)
+        events.append(_event_line(head, description, code, "parcel", _uuid_at(ids, len(events)), at,
+                                  at + _recording_lag(draw()), location, logistics, mode, None))
         return at
 
     try:
