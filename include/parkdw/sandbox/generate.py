@@ -20,7 +20,6 @@ folder); the truth records, per released declaration, the day it became complete
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import multiprocessing
@@ -171,20 +170,10 @@ _TRADE_MODE = _Weighted([m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES]
 _DESTINATION = _Weighted(world.DESTINATIONS, [x.weight for x in world.DESTINATIONS])
 
 
-@lru_cache(maxsize=256)
-def _number_stream(seed: int, kind: str, day_iso: str):
-    return hashlib.sha256(f"{seed}|{kind}|{day_iso}|".encode())
-
-
 def _number(seed: int, kind: str, day_iso: str, index: int, digits: int) -> str:
-    """A deterministic document number for (day, index): reusable later without regenerating.
-
-    The digest of "seed|kind|day|index", continued from the day's hashed prefix (the same digest
-    as hashing the whole key, without formatting and hashing the prefix for every document).
-    """
-    h = _number_stream(seed, kind, day_iso).copy()
-    h.update(str(index).encode())
-    return f"{int.from_bytes(h.digest()[:8], 'big') % 10 ** digits:0{digits}d}"
+    """A deterministic document number for (day, index): reusable later without regenerating."""
+    h = world.keyed_digest((seed, kind, day_iso), str(index))
+    return f"{int.from_bytes(h[:8], 'big') % 10 ** digits:0{digits}d}"
 
 
 def _ts(t: datetime) -> str:

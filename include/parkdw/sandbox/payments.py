@@ -18,7 +18,6 @@ round_half_up(net × final rate).
 from __future__ import annotations
 
 import csv
-import hashlib
 from bisect import bisect
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -77,17 +76,10 @@ def institution(pay_code: str) -> PaymentInstitution:
     return _BY_CODE[pay_code]
 
 
-@lru_cache(maxsize=16)
-def _keyed(seed: int, purpose: str):
-    return hashlib.sha256(f"{seed}|payments|{purpose}|".encode())
-
-
 def _unit(seed: int, purpose: str, key: str) -> float:
     """A uniform draw in [0, 1) keyed like world._rng(seed, "payments", purpose, key), without
-    building a stream: the digest continues from the hashed prefix (per-order speed)."""
-    h = _keyed(seed, purpose).copy()
-    h.update(key.encode())
-    return int.from_bytes(h.digest()[:8], "big") / 2**64
+    building a stream (per-order speed)."""
+    return int.from_bytes(world.keyed_digest((seed, "payments", purpose), key)[:8], "big") / 2**64
 
 
 _INSTITUTION_CUTS = tuple(accumulate(i.weight for i in PAYMENT_INSTITUTIONS))

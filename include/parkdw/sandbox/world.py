@@ -94,6 +94,19 @@ def _rng(seed: int, *parts: object) -> random.Random:
     return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
 
 
+@lru_cache(maxsize=256)
+def _prefix_hash(prefix: tuple) -> "hashlib._Hash":
+    return hashlib.sha256(("|".join(str(p) for p in prefix) + "|").encode())
+
+
+def keyed_digest(prefix: tuple, last: str) -> bytes:
+    """sha256 of "|".join((*prefix, last)), the key _rng hashes, continued from a cached hash of
+    the prefix: for a value per document (the prefix is formatted and hashed once a day)."""
+    h = _prefix_hash(prefix).copy()
+    h.update(last.encode())
+    return h.digest()
+
+
 def _credit_code(rng: random.Random) -> str:
     # 9 = registered with market regulation, 1 = enterprise; then the 6-digit Chongqing district
     # code (5001xx), a 9-character organisation code, and the GB 32100 check character.
