@@ -6,7 +6,8 @@
 
 `run` times each stage on a fresh scratch database: simulate (the sandbox writes the feeds),
 ingest per partner (pipeline.ingest, the DAG tasks' code: reference, customs and payments from
-the landing folder, logistics from the sandbox tracking API on loopback), dbt (seed, then one
+the landing folder, --ingest-workers day folders at once; logistics from the sandbox tracking API
+served on loopback by a process of its own, ready before the stage starts), dbt (seed, then one
 `dbt build` of snapshot, models and tests, what the Cosmos task group runs model by model), GX
 validation (pipeline.validate) and publish (pipeline.refresh_grants, pipeline.publish,
 pipeline.render_report). It prints, per stage, the rows it handled, wall and CPU seconds, and
@@ -106,6 +107,42 @@ class Stages:
               f"({STAGE_UNITS[name]}; load {result['load']})", flush=True)
 
 
+@contextmanager
+def partner_tracking_api(landing: Path, log_path: Path):
+    """The carriers' tracking API as a partner runs it: the sandbox server in a process of its
+    own (`parkdw sandbox serve`, so its CPU and GIL are not the ingest's), with one-off
+    credentials. Yields the seconds it took to get ready (spooling the events), which the
+    logistics stage does not count: that is the partner's start-up, not the pipeline's work."""
+    import secrets
+    import urllib.request
+
+    from parkdw.settings import ApiCredentials, reset_settings
+
+    client_id, client_secret = f"bench-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+    env = dict(os.environ, PARKDW_SANDBOX_CLIENT_ID=client_id, PARKDW_SANDBOX_CLIENT_SECRET=client_secret)
+    started = time.perf_counter()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "parkdw.sandbox.api", "--data", str(landing), "--port", "0",
+                                 "--rate-limit", "200"], env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        line = proc.stdout.readline()
+        if not line.startswith("tracking API at "):
+            raise SystemExit(f"the sandbox API did not start (see {log_path}): {line!r}")
+        url = line.split()[3]
+        with urllib.request.urlopen(f"{url}/v1/health", timeout=3600) as response:  # builds the spool
+            events = json.loads(response.read())["events"]
+        ready = time.perf_counter() - started
+        print(f"  (partner API ready in {ready:.1f}s: {events:,} events spooled; not part of the stages)", flush=True)
+        os.environ["AIRFLOW_CONN_TRACKING_API"] = ApiCredentials(url, client_id, client_secret).airflow_uri()
+        reset_settings()
+        yield ready
+    finally:
+        os.environ.pop("AIRFLOW_CONN_TRACKING_API", None)
+        reset_settings()
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 def _scratch(server, dbname: str, create: bool) -> None:
     with psycopg.connect(server.with_dbname("postgres").conninfo, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
@@ -139,7 +176,6 @@ def run(args) -> dict:
     _scratch(server, wh.dbname, create=True)
 
     from parkdw import pipeline, transform, warehouse
-    from parkdw.airflow_local import sandbox_tracking_api
     from parkdw.sandbox.generate import SimulationConfig, simulate
 
     end = args.start + timedelta(days=args.days - 1)
@@ -155,12 +191,13 @@ def run(args) -> dict:
                               workers=args.workers)
             s["rows"] = totals["orders"]
         files_started = time.perf_counter()
-        # Reference first: the reference feed's files include the FX week before the range.
+        # Reference first: the reference feed's files include the FX week before the range. The
+        # file feeds load --ingest-workers day folders at once, as a backfill's parallel DAG runs do.
         for partner in ("reference", "customs", "payments"):
             with stages.stage(f"ingest_{partner}") as s:
-                summary = pipeline.ingest(partner, None, None, source=str(landing))
+                summary = pipeline.ingest(partner, None, None, source=str(landing), workers=args.ingest_workers)
                 s["rows"] = summary["loaded"]
-        with sandbox_tracking_api(landing), stages.stage("ingest_logistics") as s:
+        with partner_tracking_api(landing, work / "tracking-api.log"), stages.stage("ingest_logistics") as s:
             s["rows"] = pipeline.ingest("logistics", start_at, end_at)["loaded"]
         with stages.stage("dbt_build") as s:
             transform.run_dbt(["seed", "--quiet"])
@@ -206,6 +243,7 @@ def growth(args) -> None:
     for days in args.days:
         cmd = [sys.executable, __file__, "run", "--start", args.start.isoformat(), "--days", str(days),
                "--scale", str(args.scale), "--seed", str(args.seed), "--workers", str(args.workers),
+               "--ingest-workers", str(args.ingest_workers),
                "--db", args.db, "--server", args.server]
         if args.tmp:
             cmd += ["--tmp", args.tmp]
@@ -264,6 +302,8 @@ def main() -> None:
         p.add_argument("--scale", type=float, default=0.05)
         p.add_argument("--seed", type=int, default=42)
         p.add_argument("--workers", type=int, default=2, help="simulator processes")
+        p.add_argument("--ingest-workers", type=int, default=2,
+                       help="processes loading the file feeds' day folders at once (pipeline.ingest workers)")
         p.add_argument("--db", default="scratch_security_bench_pipeline", help="scratch database name")
         p.add_argument("--server", choices=("shared", "private"), default="shared",
                        help="the configured server (a scratch database) or a PostgreSQL of its own")

@@ -157,7 +157,7 @@ def cmd_ingest(args) -> int:
     if args.interval:
         start, end = (datetime.combine(d, datetime.min.time(), tzinfo=timezone.utc) for d in args.interval)
     warehouse.ensure_database(get_settings().warehouse())
-    result = pipeline.ingest(args.partner, start, end, args.source)
+    result = pipeline.ingest(args.partner, start, end, args.source, args.workers)
     print(f"{args.partner}: " + " ".join(f"{k}={v}" for k, v in result.items()))
     return 0
 
@@ -278,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: AIRFLOW_CONN_TRACKING_API's, whose client id and secret are used)")
     p.add_argument("--interval", nargs=2, type=_date, metavar=("START", "END"),
                    help="only day folders in [START, END); logistics: events updated before END")
+    p.add_argument("--workers", type=int, default=1,
+                   help="files: load this many day folders at once, one process each (a backfill; default 1)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("quarantine", help="list, show or replay quarantined records")

@@ -60,10 +60,12 @@ VALIDATED_ASSET_URI = f"{ASSET_PREFIX}/{SCHEMA_MARTS}/validated"
 PUBLISHED_ASSET_URI = f"{ASSET_PREFIX}/{SCHEMA_MARTS}/published"
 
 
-def ingest(partner: str, start: datetime | None, end: datetime | None, source: str | None = None) -> dict:
+def ingest(partner: str, start: datetime | None, end: datetime | None, source: str | None = None,
+           workers: int = 1) -> dict:
     """Load a partner's landing files for the data interval [start, end) into the raw layer.
 
     `source` overrides where from: a landing folder or sftp:// URL, or for logistics the API's base URL.
+    `workers` > 1 loads that many day folders at once (a backfill; the API's cursor is one stream).
     """
     if partner == "logistics":  # an API, not files: read up to the interval's end from its watermark
         return ingest_logistics(start, end, source)
@@ -71,7 +73,8 @@ def ingest(partner: str, start: datetime | None, end: datetime | None, source: s
     warehouse.prepare()
     with warehouse.connect(role=LOADER_ROLE) as conn:
         warehouse.ensure_schemas(conn)
-        summary = ingest_partner(conn, partner, source or get_settings().landing_location(partner), interval)
+        summary = ingest_partner(conn, partner, source or get_settings().landing_location(partner), interval,
+                                 workers, get_settings().warehouse_as(LOADER_ROLE))
         conn.commit()
         touched = {t for b in summary.batches for t in b.rows_by_table}
         conn.autocommit = True
@@ -90,12 +93,13 @@ def ingest_logistics(start: datetime | None, end: datetime | None, base_url: str
     warehouse.prepare()
     with warehouse.connect(role=LOADER_ROLE) as conn:
         warehouse.ensure_schemas(conn)
-        client = TrackingClient(base_url or api.base_url, api.client_id, api.client_secret,
-                                observer=record_attempts(lambda: warehouse.connect(role=LOADER_ROLE)))
+        recorder = record_attempts(lambda: warehouse.connect(role=LOADER_ROLE))
+        client = TrackingClient(base_url or api.base_url, api.client_id, api.client_secret, observer=recorder)
         try:
             summary = ingest_tracking(conn, client, until=end, interval=(start, end) if start and end else None)
         finally:
             client.close()
+            recorder.close()
         conn.commit()
         conn.autocommit = True
         conn.execute(sql.SQL("analyze {}.tracking_event").format(sql.Identifier(SCHEMA_RAW)))

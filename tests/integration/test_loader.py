@@ -181,6 +181,33 @@ def test_the_whole_message_path_loads_exactly_what_the_record_path_loads(conn, l
     assert _raw_and_audit(conn) == via_fast
 
 
+def test_day_folders_loaded_by_two_processes_give_what_one_process_gives(conn, wh, landing, empty_warehouse):
+    """A backfill with workers: each day folder in a spawned process on its own connection. The
+    same raw rows, quarantine and audit as one process, the batches reported in the same order,
+    and a rerun with workers skips every file."""
+    cfg, out = landing
+    one = ingest_partner(conn, "customs", out)
+    conn.commit()
+    expected = _raw_and_audit(conn)
+    conn.rollback()
+
+    empty_warehouse(conn)
+    two = ingest_partner(conn, "customs", out, workers=2, warehouse=wh)
+    assert len({b.source.split("/")[-2] for b in two.batches}) > 2  # (day folders shared out)
+    assert [(b.source, b.status, b.received, b.loaded, b.quarantined, b.rows_by_table) for b in two.batches] == \
+        [(b.source, b.status, b.received, b.loaded, b.quarantined, b.rows_by_table) for b in one.batches]
+    assert _raw_and_audit(conn) == expected and two.count("quarantined") > 0
+    conn.rollback()
+    again = ingest_partner(conn, "customs", out, workers=2, warehouse=wh)
+    assert again.skipped == len(again.batches) == len(one.batches)
+
+
+def test_workers_without_a_warehouse_login_is_refused(conn, landing):
+    cfg, out = landing
+    with pytest.raises(ValueError, match="needs the warehouse login"):
+        ingest_partner(conn, "customs", out, workers=2)
+
+
 @pytest.mark.parametrize("path", ["record", "whole_message"])
 def test_a_load_that_dies_mid_copy_leaves_no_partial_batch(conn, clean_landing, monkeypatch, path):
     from parkdw.ceb import reader

@@ -11,13 +11,15 @@ import fnmatch
 import gc
 import json
 import logging
+import multiprocessing
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import psycopg
 from psycopg import sql
@@ -28,6 +30,9 @@ from parkdw.ingest.feeds import FEEDS, PARTNERS, all_raw_tables
 from parkdw.ingest.landing import check_relative, open_landing, sha256_of
 from parkdw.ingest.records import CopyBlock, CopyLines, RecordDone, Rejected, Row, SourceRejected
 from parkdw.settings import SCHEMA_AUDIT, SCHEMA_RAW
+
+if TYPE_CHECKING:
+    from parkdw.settings import WarehouseParams
 
 log = logging.getLogger(__name__)
 
@@ -365,33 +370,67 @@ def ingest_partner(
     partner: str,
     landing: str | Path,
     interval: tuple[datetime, datetime] | None = None,
+    workers: int = 1,
+    warehouse: "WarehouseParams | None" = None,
 ) -> RunSummary:
     """Load every file of a partner's feeds whose day folder falls in the interval.
 
-    `landing` is a local folder or an sftp:// URL; both are read through the same steps.
+    `landing` is a local folder or an sftp:// URL; both are read through the same steps. With
+    `workers` > 1 (a backfill of many days) the day folders are shared out among that many
+    processes, each on its own connection to `warehouse` (the login `conn` uses): each file is
+    still its own batch and transaction, so the result is the same files loaded exactly once.
     """
     summary = RunSummary()
     start, end = interval or (None, None)
     conn.commit()  # each file below is then its own committed transaction
     with open_landing(landing, partner) as location:
-        for feed_name in PARTNERS[partner]:
-            feed, folder = FEEDS[feed_name]
-            for day in day_folders(location.entries(folder)[0], start, end):
-                for name in location.entries(f"{folder}/{day}")[1]:
-                    if not fnmatch.fnmatchcase(name, feed.pattern):
-                        continue
-                    try:  # a listed name (an SFTP server's) that would lead out of the landing
-                        check_relative(f"{folder}/{day}/{name}")
-                    except ValueError as exc:
-                        log.warning("%s: not read", exc)
-                        continue
-                    with location.fetch(f"{folder}/{day}/{name}") as (path, source, digest):
-                        result = load_file(conn, feed_name, path, interval, source, digest)
-                    summary.batches.append(result)
-                    log.info(
-                        "%s %s: %s received=%d loaded=%d quarantined=%d (%.2fs)",
-                        feed_name, source, result.status, result.received, result.loaded,
-                        result.quarantined, result.seconds,
-                    )
+        days = [(feed_name, day) for feed_name in PARTNERS[partner]
+                for day in day_folders(location.entries(FEEDS[feed_name][1])[0], start, end)]
+        if workers <= 1 or len(days) <= 1:
+            for feed_name, day in days:
+                summary.batches += _load_day(conn, location, feed_name, day, interval)
+    if workers > 1 and len(days) > 1:
+        if warehouse is None:
+            raise ValueError("ingest with workers > 1 needs the warehouse login its processes connect with")
+        # Spawned, not forked: a worker must not inherit the caller's threads and sockets (an Airflow task's).
+        with ProcessPoolExecutor(min(workers, len(days)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            jobs = [pool.submit(_ingest_day, warehouse, partner, str(landing), feed_name, day, interval,
+                                log.getEffectiveLevel()) for feed_name, day in days]
+            for job in jobs:
+                summary.batches += job.result()
     log.info("ingest %s: %s", partner, summary.line())
     return summary
+
+
+def _ingest_day(wh: "WarehouseParams", partner: str, landing: str, feed_name: str, day: str,
+                interval: tuple[datetime, datetime] | None, log_level: int) -> list[BatchResult]:
+    """One day folder of one feed, in a worker process with its own connection and landing."""
+    from parkdw import warehouse
+
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with warehouse.connect(warehouse=wh) as conn, open_landing(landing, partner) as location:
+        return _load_day(conn, location, feed_name, day, interval)
+
+
+def _load_day(conn: psycopg.Connection, location, feed_name: str, day: str,
+              interval: tuple[datetime, datetime] | None) -> list[BatchResult]:
+    """Load the files of one day folder of a feed, one batch each, in name order."""
+    feed, folder = FEEDS[feed_name]
+    batches = []
+    for name in location.entries(f"{folder}/{day}")[1]:
+        if not fnmatch.fnmatchcase(name, feed.pattern):
+            continue
+        try:  # a listed name (an SFTP server's) that would lead out of the landing
+            check_relative(f"{folder}/{day}/{name}")
+        except ValueError as exc:
+            log.warning("%s: not read", exc)
+            continue
+        with location.fetch(f"{folder}/{day}/{name}") as (path, source, digest):
+            result = load_file(conn, feed_name, path, interval, source, digest)
+        batches.append(result)
+        log.info(
+            "%s %s: %s received=%d loaded=%d quarantined=%d (%.2fs)",
+            feed_name, source, result.status, result.received, result.loaded,
+            result.quarantined, result.seconds,
+        )
+    return batches

@@ -10,6 +10,7 @@ backfill of an interval does not run ahead of it.
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from datetime import datetime
 
 import psycopg
@@ -53,9 +54,12 @@ def ingest_tracking(
     client: TrackingClient,
     until: datetime | None = None,
     interval: tuple[datetime, datetime] | None = None,
-    page_size: int = 500,
+    page_size: int = 1000,
 ) -> RunSummary:
-    """Load every event updated after the watermark and before `until`, one batch per page."""
+    """Load every event updated after the watermark and before `until`, one batch per page.
+
+    Pages of 1,000 events, the API's largest: each page is a request and a transaction, so the
+    default 500 cost twice the round trips and commits for the same events."""
     summary = RunSummary()
     state = read_watermark(conn)
     conn.commit()  # each page below is then its own committed transaction (rows + watermark)
@@ -89,14 +93,32 @@ def ingest_tracking(
     return summary
 
 
-def record_attempts(conn_factory):
-    """An observer that writes each API attempt to audit.api_request (its own short transaction)."""
-    def observe(attempt: Attempt) -> None:
-        with conn_factory() as conn:
-            conn.execute(
-                f"insert into {SCHEMA_AUDIT}.api_request (feed, url, http_status, outcome, seconds, waited_seconds) "
-                "values (%s, %s, %s, %s, %s, %s)",
-                (TRACKING.name, attempt.url, attempt.status, attempt.outcome, round(attempt.seconds, 3),
-                 round(attempt.waited, 3)))
-            conn.commit()
-    return observe
+class AttemptRecorder:
+    """An observer that writes each API attempt to audit.api_request, committed at once and
+    apart from the page transactions (a failed attempt stays recorded when its page rolls back).
+
+    One connection serves every attempt of a run: a connection per attempt cost a backend
+    start each time, about a fifth of a month's logistics ingest (13,295 pages)."""
+
+    def __init__(self, conn_factory) -> None:
+        self._connect, self._conn, self._open = conn_factory, None, ExitStack()
+
+    def __call__(self, attempt: Attempt) -> None:
+        if self._conn is None or self._conn.broken:
+            self.close()
+            self._conn = self._open.enter_context(self._connect())
+            self._conn.autocommit = True
+        self._conn.execute(
+            f"insert into {SCHEMA_AUDIT}.api_request (feed, url, http_status, outcome, seconds, waited_seconds) "
+            "values (%s, %s, %s, %s, %s, %s)",
+            (TRACKING.name, attempt.url, attempt.status, attempt.outcome, round(attempt.seconds, 3),
+             round(attempt.waited, 3)))
+
+    def close(self) -> None:
+        self._conn = None
+        self._open.close()
+
+
+def record_attempts(conn_factory) -> AttemptRecorder:
+    """The observer for TrackingClient: each attempt in audit.api_request (close it after the run)."""
+    return AttemptRecorder(conn_factory)

@@ -90,7 +90,7 @@ class TrackingClient:
         return self._token
 
     # --- one page, with retries ------------------------------------------------------------
-    def fetch_page(self, updated_since: str, cursor: str | None = None, limit: int = 500) -> Page:
+    def fetch_page(self, updated_since: str, cursor: str | None = None, limit: int = 1000) -> Page:
         params = {"updated_since": updated_since, "limit": limit}
         if cursor:
             params["cursor"] = cursor
@@ -145,7 +145,7 @@ class TrackingClient:
             log.info("tracking API %s (attempt %d), retrying in %.2fs", last_error, attempt, wait)
             self._sleep(wait)
 
-    def pages(self, updated_since: str, cursor: str | None = None, limit: int = 500) -> Iterator[Page]:
+    def pages(self, updated_since: str, cursor: str | None = None, limit: int = 1000) -> Iterator[Page]:
         """Every page from a position on; the caller commits each page before asking for the next."""
         while True:
             page = self.fetch_page(updated_since, cursor, limit)
