@@ -191,7 +191,25 @@ class ApiEventsFeed:
     formats: tuple[tuple[str, str], ...] = ()  # (column, FORMATS name) the values must match
 
     def rows(self, events: list, source: str) -> Iterator[Row | RecordDone | Rejected]:
+        columns, table = self.columns, self.table
+        required = [self.columns.index(c) for c in self.required]
+        formatted = [(self.columns.index(c), FORMATS[f][0]) for c, f in self.formats]
         for record_no, event in enumerate(events, start=1):
+            if type(event) is dict:
+                # The usual event, accepted in one pass: all text, required values there, short
+                # enough, no NUL, formats hold. Anything else takes the checks below, which name
+                # the field (and only then is the event serialised for the quarantine).
+                values = tuple(map(event.get, columns))
+                try:
+                    text = "".join([v for v in values if v is not None])
+                except TypeError:
+                    text = None
+                if (text is not None and len(text) <= MAX_FIELD_CHARS and "\x00" not in text
+                        and all(values[i] for i in required) and all(check(values[i]) for i, check in formatted
+                                                                    if values[i] is not None)):
+                    yield Row(table, values, record_no)
+                    yield RecordDone(record_no)
+                    continue
             if not isinstance(event, dict):
                 yield Rejected(record_no, "not_an_object", f"{source}: record {record_no}: not a JSON object",
                                raw_text=str(event)[:10_000])
