@@ -91,8 +91,8 @@ def assemble_message(message_type: str, message_guid: str, documents: list[str],
         out.append("  <ceb:BaseTransfer>")
         out += (f"    <ceb:{k}>{escape(transfer[k])}</ceb:{k}>" for k in _BASE_TRANSFER)
         out.append("  </ceb:BaseTransfer>")
-    out.append(f"</ceb:{message_type}>")
-    return "\n".join(out) + "\n"
+    out += (f"</ceb:{message_type}>", "")  # the empty item ends the text with a newline, without a copy
+    return "\n".join(out)
 
 
 def render_message(message_type: str, message_guid: str, documents: list[dict], transfer: dict[str, str]) -> str:
