@@ -184,7 +184,7 @@ def _ts(t: datetime) -> str:
 
 _DAY = 86_400
 _HH = tuple(f"{h:02d}" for h in range(24))
-_MMSS = tuple(f"{m:02d}{s:02d}" for m in range(60) for s in range(60))  # by second of the hour
+_MINSEC = tuple(f"{m:02d}{s:02d}" for m in range(60) for s in range(60))  # by second of the hour
 
 
 class _Day:
@@ -223,7 +223,7 @@ class _Day:
         """_ts of the time `seconds` after the day's midnight. An order's times are kept as such seconds:
         seven stamps an order, from two table lookups instead of a datetime each."""
         if 0 <= seconds < _DAY:
-            return f"{self.ymd}{_HH[seconds // 3600]}{_MMSS[seconds % 3600]}"
+            return f"{self.ymd}{_HH[seconds // 3600]}{_MINSEC[seconds % 3600]}"
         return _ts(self.midnight + timedelta(seconds=seconds))
 
     def rate(self, iso_currency: str) -> Decimal:
