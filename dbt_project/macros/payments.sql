@@ -1,4 +1,4 @@
-{# Settlement records (stg_payments__settlements) as two steps, so the incremental fact can run
+{# Settlement records (stg_payments__settlements) as two steps, so the incremental models can run
    the second on the revision groups that changed instead of the whole history. #}
 
 {# The latest version of each settlement record (a record delivered again: its latest load
@@ -97,4 +97,32 @@ select
     _loaded_at,
     _group_loaded_at
 from revisions
+{%- endmacro %}
+
+{# The settlement rows of the revision groups with a record loaded within lookback_days of the
+   newest load the calling incremental model holds, so a late adjustment also updates the payment
+   it revises (the lookback covers loads that commit out of _loaded_at order). It reads only those
+   groups' records: the changed ones by the raw _loaded_at index, then every record naming a
+   changed pay_no (a group's members all do). #}
+{% macro changed_settlement_revisions() -%}
+with changed_groups as materialized (
+    select distinct payment_institution_code, revision_pay_no
+    from ({{ settlement_records("p._loaded_at > " ~ load_watermark('_group_loaded_at', var('lookback_days', 3) ~ ' days')) }}) as changed
+),
+
+settlements as (
+    {{ settlement_revisions(settlement_records(
+        "p.pay_no in (select revision_pay_no from changed_groups)"
+        ~ " or nullif(trim(p.original_pay_no), '') in (select revision_pay_no from changed_groups)"
+        ~ " or (exists (select 1 from changed_groups where revision_pay_no is null)"
+        ~ " and case when upper(trim(p.transaction_type)) = 'FX_ADJUSTMENT' then nullif(trim(p.original_pay_no), '')"
+        ~ " else p.pay_no end is null)")) }}
+)
+
+select s.*
+from settlements as s
+-- records of groups that did not change, read because they name a changed pay_no
+where exists (select 1 from changed_groups as g
+              where g.payment_institution_code is not distinct from s.payment_institution_code
+                and g.revision_pay_no is not distinct from s.revision_pay_no)
 {%- endmacro %}

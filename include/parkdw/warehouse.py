@@ -211,6 +211,7 @@ RAW_LOOKUP_COLUMNS = {
     "ceb_receipts": [("ebp_code", "order_no")],
     "ceb_logistics": [("logistics_no",)],
     "payment_settlement": [("record_id",)],
+    "tracking_event": [("event_id",)],
 }
 
 

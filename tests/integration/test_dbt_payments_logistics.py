@@ -46,10 +46,22 @@ def settlement_rows(out: Path) -> list[dict]:
     return rows
 
 
-def fact_contents(conn) -> list[tuple]:
-    rows = conn.execute(f"select * from {FACT} order by record_id").fetchall()
-    conn.commit()  # an open transaction's lock on the fact would block dbt's full refresh
+def contents(conn, relation: str, key: str) -> list[tuple]:
+    rows = conn.execute(f"select * from {relation} order by {key}").fetchall()
+    conn.commit()  # an open transaction's lock on the table would block dbt's full refresh
     return rows
+
+
+def fact_contents(conn) -> list[tuple]:
+    return contents(conn, FACT, "record_id")
+
+
+def staged_settlements(conn) -> list[tuple]:
+    return contents(conn, "staging.stg_payments__settlements", "record_id")
+
+
+def staged_events(conn) -> list[tuple]:
+    return contents(conn, "staging.stg_logistics__tracking_events", "tracking_event_key")
 
 
 def test_settlement_fact_reconciles_with_the_files_and_incremental_equals_full_refresh(conn, reuse_landing):
@@ -62,6 +74,7 @@ def test_settlement_fact_reconciles_with_the_files_and_incremental_equals_full_r
     ingest_partner(conn, "payments", out)
     run_dbt(BUILD)
     incremental = fact_contents(conn)
+    incremental_staged = staged_settlements(conn)
 
     rows = settlement_rows(out)
     by_id = {r["record_id"]: r for r in rows}
@@ -74,6 +87,7 @@ def test_settlement_fact_reconciles_with_the_files_and_incremental_equals_full_r
     assert fact_contents(conn) == incremental  # no new data: nothing changes
     run_dbt([*BUILD, "--full-refresh"])
     assert fact_contents(conn) == incremental
+    assert staged_settlements(conn) == incremental_staged
 
     totals = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0), 0])
     for r in rows:
@@ -121,7 +135,10 @@ def test_parcel_milestones_follow_the_events_and_keep_reused_numbers_apart(conn,
     try:
         client = TrackingClient(server.url, CLIENT["client_id"], CLIENT["client_secret"], rng=random.Random(1))
         ingest_tracking(conn, client, page_size=500)
-        # The carrier serves everything again (a reset watermark, other page bounds): re-delivered events.
+        conn.commit()
+        run_dbt(BUILD)
+        # The carrier serves everything again (a reset watermark, other page bounds): re-delivered
+        # events, which the incremental staging table merges over the versions it holds.
         conn.execute("delete from audit.api_watermark")
         conn.commit()
         ingest_tracking(conn, client, page_size=300)
@@ -134,6 +151,9 @@ def test_parcel_milestones_follow_the_events_and_keep_reused_numbers_apart(conn,
     assert raw == 2 * len(events)
 
     run_dbt(BUILD)
+    incremental = staged_events(conn)
+    run_dbt([*BUILD, "--full-refresh"])
+    assert staged_events(conn) == incremental
 
     # Ground truth from the event files: one journey per logistics number and consignment.
     journeys = defaultdict(list)

@@ -10,7 +10,7 @@
     materialized='incremental',
     incremental_strategy='append',
     indexes=[{'columns': ['match_group']}],
-    pre_hook="{{ stage_incremental_scope('match_group', document_match_scope()) }}",
+    pre_hook=["{{ stage_incremental_scope('match_group', document_match_scope()) }}", "{{ full_build_plan_settings() }}"],
 ) }}
 
 with orders as (

@@ -1,10 +1,7 @@
 -- Grain: one settlement record (record_id), its current version.
 -- Incremental: a run recomputes the revision groups (a payment and its FX adjustments) with a
--- record loaded within lookback_days of the newest load already in the table, so a late
--- adjustment also updates the payment it revises; the lookback covers loads that commit out of
--- _loaded_at order. It reads only those groups' records: the changed ones by the raw
--- _loaded_at index, then every record naming a changed pay_no (a group's members all do).
--- A full refresh gives the same rows.
+-- record loaded within lookback_days of the newest load already in the table, from raw
+-- (changed_settlement_revisions, macros/payments.sql). A full refresh gives the same rows.
 -- The dimensions its keys reference (their relationship tests run with this model):
 -- depends_on: {{ ref('dim_date') }}
 -- depends_on: {{ ref('dim_currency') }}
@@ -15,22 +12,6 @@
     on_schema_change='fail',
     indexes=[{'columns': ['settlement_record_key'], 'unique': True}, {'columns': ['_group_loaded_at']}],
 ) }}
-
-{% if is_incremental() %}
-with changed_groups as materialized (
-    select distinct payment_institution_code, revision_pay_no
-    from ({{ settlement_records("p._loaded_at > " ~ load_watermark('_group_loaded_at', var('lookback_days', 3) ~ ' days')) }}) as changed
-),
-
-settlements as (
-    {{ settlement_revisions(settlement_records(
-        "p.pay_no in (select revision_pay_no from changed_groups)"
-        ~ " or nullif(trim(p.original_pay_no), '') in (select revision_pay_no from changed_groups)"
-        ~ " or (exists (select 1 from changed_groups where revision_pay_no is null)"
-        ~ " and case when upper(trim(p.transaction_type)) = 'FX_ADJUSTMENT' then nullif(trim(p.original_pay_no), '')"
-        ~ " else p.pay_no end is null)")) }}
-)
-{% endif %}
 
 select
     s.settlement_record_key,
@@ -62,14 +43,8 @@ select
     s._batch_id,
     s._group_loaded_at
 {% if is_incremental() %}
-from settlements as s
+from ({{ changed_settlement_revisions() }}) as s
 {% else %}
 from {{ ref('stg_payments__settlements') }} as s
 {% endif %}
 left join {{ ref('customs_currency') }} as c on c.iso4217_alpha = s.currency_iso
-{% if is_incremental() %}
--- records of groups that did not change, read because they name a changed pay_no
-where exists (select 1 from changed_groups as g
-              where g.payment_institution_code is not distinct from s.payment_institution_code
-                and g.revision_pay_no is not distinct from s.revision_pay_no)
-{% endif %}

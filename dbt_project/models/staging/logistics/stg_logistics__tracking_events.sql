@@ -3,13 +3,31 @@
 -- The key is event_id within its consignment: the carrier derives event ids from the logistics
 -- number, so a number reused months later repeats the ids of the earlier parcel's events;
 -- keyed on event_id alone the later journey would overwrite the earlier one.
+-- An incremental table, not a view: the milestones and the tests read it many times, and each
+-- read of a view re-ran the dedupe over every event. A run re-resolves every event whose id has a
+-- version loaded since the watermark, from all versions of that id (in every consignment; by id
+-- alone, so a null consignment_no matches too), so the result is the view's whatever order the
+-- versions arrived in.
+{{ config(
+    materialized='incremental',
+    unique_key='tracking_event_key',
+    incremental_strategy='merge',
+    on_schema_change='fail',
+    indexes=[{'columns': ['tracking_event_key'], 'unique': True}],
+    post_hook="{{ analyze_after_build() }}",
+) }}
+
 with versions as (
-    select distinct on (event_id, consignment_no)
-        *,
-        {{ iso_timestamptz('updated_at') }} as updated_at_ts
-    from {{ source('logistics', 'tracking_event') }}
-    order by event_id, consignment_no, {{ iso_timestamptz('updated_at') }} desc nulls last,
-        _loaded_at desc, _batch_id desc, _record_no desc
+    select distinct on (t.event_id, t.consignment_no)
+        t.*,
+        {{ iso_timestamptz('t.updated_at') }} as updated_at_ts
+    from {{ source('logistics', 'tracking_event') }} as t
+    {%- if is_incremental() %}
+    where t.event_id in (
+        select c.event_id from {{ source('logistics', 'tracking_event') }} as c where {{ loaded_since_watermark('c') }})
+    {%- endif %}
+    order by t.event_id, t.consignment_no, {{ iso_timestamptz('t.updated_at') }} desc nulls last,
+        t._loaded_at desc, t._batch_id desc, t._record_no desc
 )
 
 select
