@@ -8,12 +8,18 @@ processes), output size and peak resident memory of the main process and of the 
 process per range length (peak RSS never goes down within a process) and prints a table: with
 streaming, peak memory depends on the largest day, not on how many days the range has.
 Output goes to a temporary folder next to --tmp (default: the system's) and is deleted after,
-unless --keep names a folder. A month at scale 1 writes about 14 GB: check `df -h` first.
+unless --keep names a folder. A month at scale 1 writes about 10 GB: check `df -h` first.
+--discard deletes each origin day's files as soon as the day is done (its size is counted first),
+so a range larger than the disk can be generated, e.g. a park year at scale 1 (about 12 million
+orders, some 120 GB of files) to show memory stays flat:
+
+    .venv/bin/python bench/bench_simulate.py --start 2023-09-23 --days 366 --scale 1 --workers 2 --discard
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import resource
 import shutil
@@ -36,14 +42,51 @@ def _cpu_seconds() -> float:
     return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
 
 
+def _live_workers_peak_mb() -> float:
+    """The largest peak RSS (VmHWM) among the running worker processes: RUSAGE_CHILDREN only counts
+    workers that have ended, and pool workers live as long as the run."""
+    peak = 0
+    for child in multiprocessing.active_children():
+        try:
+            status = Path(f"/proc/{child.pid}/status").read_text()
+        except OSError:
+            continue
+        peak = max(peak, next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0))
+    return peak / 1024
+
+
+def _discard_origin_day(out: Path, day: date) -> int:
+    """Delete the feed files that origin `day` wrote; return their bytes. Files name their origin day
+    (customs CEBxxx_<origin>_<MMDD>_n.xml in the delivery day's folder, payments settlement_<pay code>_
+    <settlement day>_<origin>.csv, _sandbox/tracking/<origin>.jsonl). Days come back in order, so every
+    file with an earlier origin is gone already and a later origin's files never match."""
+    ymd, size = f"{day:%Y%m%d}", 0
+    for partner in ("customs", "payments", "_sandbox"):
+        for path in (out / partner).rglob("*"):
+            if path.is_file() and (f"_{ymd}_" in path.name or path.stem.endswith((ymd, day.isoformat()))):
+                size += path.stat().st_size
+                path.unlink()
+    return size
+
+
 def run(args) -> None:
     out = args.keep or Path(tempfile.mkdtemp(prefix="parkdw-bench-", dir=args.tmp))
     cfg = SimulationConfig(args.start, args.start + timedelta(days=args.days - 1), scale=args.scale)
     started = time.perf_counter()
-    totals = simulate(cfg, out, workers=args.workers, progress=None if args.quiet else lambda day, t: print(
-        f"  {day}: {t['orders']:>7} orders, {time.perf_counter() - started:6.1f}s elapsed", flush=True))
+    discarded = 0
+
+    def progress(day, truth) -> None:
+        nonlocal discarded
+        if args.discard:
+            discarded += _discard_origin_day(out, day)
+        if not args.quiet:
+            print(f"  {day}: {truth['orders']:>7} orders, {time.perf_counter() - started:6.1f}s elapsed, "
+                  f"peak RSS {_peak_mb(resource.RUSAGE_SELF):.0f} MB main, "
+                  f"{_live_workers_peak_mb():.0f} MB largest worker", flush=True)
+
+    totals = simulate(cfg, out, workers=args.workers, progress=progress)
     seconds = time.perf_counter() - started
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    size = discarded + sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"days={totals['days']} orders={totals['orders']} workers={args.workers} seconds={seconds:.1f} "
           f"orders_per_second={totals['orders'] / seconds:,.0f} cpu_seconds={_cpu_seconds():.1f} "
           f"output_mb={size / 2**20:,.0f} "
@@ -74,6 +117,7 @@ def main() -> None:
     parser.add_argument("--tmp", help="where the temporary folder goes (default: the system's)")
     parser.add_argument("--flatness", metavar="DAYS,DAYS,...", help="peak memory for each range length")
     parser.add_argument("--quiet", action="store_true", help="only the summary line")
+    parser.add_argument("--discard", action="store_true", help="delete each day's files once it is done")
     args = parser.parse_args()
     flatness(args) if args.flatness else run(args)
 
