@@ -177,7 +177,13 @@ class Settings:
 
     @property
     def dbt_target_dir(self) -> Path:
-        return self.dbt_project_dir / "target"
+        # Under home, not in dbt_project/: two processes with their own homes (the two test
+        # workers, a demo beside a test run) must never write one run_results.json together.
+        return self.home / "dbt" / "target"
+
+    @property
+    def dbt_log_dir(self) -> Path:
+        return self.home / "dbt" / "logs"
 
     @property
     def dbt_manifest(self) -> Path:

@@ -42,9 +42,8 @@ def dbt_command(args: list[str], wh: WarehouseParams | None = None, target_dir: 
         warehouse.prepare()
         wh = settings.warehouse_as(TRANSFORM_ROLE)
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
-           "--profiles-dir", str(settings.dbt_project_dir)]
-    if target_dir is not None:
-        cmd += ["--target-path", str(target_dir)]
+           "--profiles-dir", str(settings.dbt_project_dir),
+           "--target-path", str(target_dir or settings.dbt_target_dir), "--log-path", str(settings.dbt_log_dir)]
     return {"args": cmd, "cwd": settings.dbt_project_dir, "env": {**os.environ, **dbt_environment(wh)}}
 
 
@@ -78,7 +77,7 @@ def manifest_is_stale() -> bool:
         return True
     built = manifest.stat().st_mtime
     sources = [p for p in settings.dbt_project_dir.rglob("*")
-               if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts]
+               if p.suffix in {".sql", ".yml", ".csv"} and not {"target", "logs"} & set(p.parts)]
     return any(p.stat().st_mtime > built for p in sources)
 
 
