@@ -42,9 +42,10 @@ def dbt_command(args: list[str], wh: WarehouseParams | None = None, target_dir: 
         warehouse.prepare()
         wh = settings.warehouse_as(TRANSFORM_ROLE)
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
-           "--profiles-dir", str(settings.dbt_project_dir),
-           "--target-path", str(target_dir or settings.dbt_target_dir), "--log-path", str(settings.dbt_log_dir)]
-    return {"args": cmd, "cwd": settings.dbt_project_dir, "env": {**os.environ, **dbt_environment(wh)}}
+           "--profiles-dir", str(settings.dbt_project_dir)]
+    # As variables, not flags: every dbt command reads them, and some (debug) refuse the flags.
+    folders = {"DBT_TARGET_PATH": str(target_dir or settings.dbt_target_dir), "DBT_LOG_PATH": str(settings.dbt_log_dir)}
+    return {"args": cmd, "cwd": settings.dbt_project_dir, "env": {**os.environ, **dbt_environment(wh), **folders}}
 
 
 def run_dbt(args: list[str], wh: WarehouseParams | None = None, check: bool = True, record: bool = True,

@@ -105,7 +105,7 @@ def test_contact_data_does_not_pass_staging_in_clear(built):
 
 def test_docs_site_generates(built):
     run_dbt(["docs", "generate", "--quiet"])
-    catalog = json.loads((get_settings().dbt_project_dir / "target" / "catalog.json").read_text())
+    catalog = json.loads((get_settings().dbt_target_dir / "catalog.json").read_text())
     assert "model.parkdw.fct_export_declaration_lines" in catalog["nodes"]
 
 

@@ -29,7 +29,7 @@ def logged(landing, wh):
     cfg, out = landing
     passwords = {"warehouse": _secret("wh"), "loader": _secret("ld"), "transform": _secret("tr")}
     client_id, client_secret = "parkdw-logcheck", _secret("api")
-    dbt_log = get_settings().dbt_project_dir / "logs" / "dbt.log"
+    dbt_log = get_settings().dbt_log_dir / "dbt.log"
     dbt_log_start = dbt_log.stat().st_size if dbt_log.exists() else 0
     with TrackingApiServer(out, port=0, client_id=client_id, client_secret=client_secret,
                            rate_limit_per_second=500, burst=500) as server:
