@@ -149,3 +149,26 @@ def test_fx_follows_the_official_holiday_calendar_with_make_up_working_days(tmp_
     assert rate_for(date(2024, 2, 17), "USD") == rate_for(date(2024, 2, 9), "USD")
     assert rate_for(date(2024, 2, 18), "USD") != rate_for(date(2024, 2, 9), "USD")
     assert not is_business_day(date(2025, 10, 8)) and is_business_day(date(2025, 10, 11))  # Saturday, make-up
+
+
+def test_document_numbers_never_collide_by_chance():
+    """Numbers are one-to-one in their index (they were hashes: at scale 1 two payments of
+    2023-11-03 drew one pay_no). Exhaustive on a small modulus, sampled on the real ones."""
+    from datetime import timedelta
+
+    from parkdw.sandbox.generate import _SERIALS_PER_DAY, _invt_number, _number, _parcel_number, _permute
+
+    assert sorted(_permute(5, "pay", "2024-01-01", x, 4) for x in range(10_000)) == [f"{x:04d}" for x in range(10_000)]
+    pay = [_number(5, "pay", "2023-11-03", i, 12) for i in range(200_000)]
+    assert len(set(pay)) == len(pay) and all(len(n) == 12 for n in pay)
+    assert pay[:3] == [_number(5, "pay", "2023-11-03", i, 12) for i in range(3)]  # reproducible
+    assert pay[:100] != [_number(5, "pay", "2023-11-04", i, 12) for i in range(100)]  # another day, others
+    # A logisticsNo carries no date: unique over days, and an old one is found again from its day and index.
+    days = [date(2024, 1, 1) + timedelta(days=k) for k in range(0, 1800, 45)]
+    parcels = [_parcel_number(5, day, i) for day in days for i in range(5_000)]
+    assert len(set(parcels)) == len(parcels) and all(len(n) == 13 for n in parcels)
+    assert _parcel_number(5, days[3], 1234) == parcels[3 * 5_000 + 1234]
+    # invtNo names the year only: unique over the year's days, re-declarations (odd serials) included.
+    invt = {_invt_number(5, date(2024, 1, 1) + timedelta(days=k), s) for k in range(0, 366, 5) for s in range(4_000)}
+    assert len(invt) == 74 * 4_000
+    assert _invt_number(5, date(2024, 12, 31), _SERIALS_PER_DAY - 1).isdigit()

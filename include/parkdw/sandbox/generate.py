@@ -171,10 +171,57 @@ _TRADE_MODE = _Weighted([m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES]
 _DESTINATION = _Weighted(world.DESTINATIONS, [x.weight for x in world.DESTINATIONS])
 
 
+@lru_cache(maxsize=4096)
+def _permutation_key(seed: int, kind: str, scope: str, digits: int) -> tuple[int, int, int, int]:
+    """Two affine maps mod 10**digits (multipliers prime to 10, so each is one-to-one)."""
+    h, modulus = world.keyed_digest((seed, kind, scope), "permutation"), 10 ** digits
+
+    def unit(b: bytes) -> int:
+        x = int.from_bytes(b, "big") % modulus | 1
+        while x % 5 == 0:
+            x += 2
+        return x
+
+    return unit(h[:8]), int.from_bytes(h[8:16], "big") % modulus, unit(h[16:24]), int.from_bytes(h[24:32], "big") % modulus
+
+
+def _permute(seed: int, kind: str, scope: str, x: int, digits: int) -> str:
+    """x in [0, 10**digits) to a random-looking number of as many digits, one-to-one: an affine
+    map, the digits reversed (so consecutive x do not differ by one stride), another affine map."""
+    a1, b1, a2, b2 = _permutation_key(seed, kind, scope, digits)
+    modulus = 10 ** digits
+    reversed_digits = int(f"{(x * a1 + b1) % modulus:0{digits}d}"[::-1])
+    return f"{(reversed_digits * a2 + b2) % modulus:0{digits}d}"
+
+
 def _number(seed: int, kind: str, day_iso: str, index: int, digits: int) -> str:
-    """A deterministic document number for (day, index): reusable later without regenerating."""
-    h = world.keyed_digest((seed, kind, day_iso), str(index))
-    return f"{int.from_bytes(h[:8], 'big') % 10 ** digits:0{digits}d}"
+    """The index-th number of this kind on that day: reusable later without regenerating, and
+    never the same for two indexes of the day. (They were hashes: at scale 1, two payments of
+    2023-11-03 drew one pay_no; 30,000 numbers a day among 10**12 collide within a year.)"""
+    return _permute(seed, kind, day_iso, index, digits)
+
+
+_SERIALS_PER_DAY = 2 * 10 ** 6  # an inventory per order and one re-declaration
+
+
+def _invt_number(seed: int, day: date, serial: int) -> str:
+    """The 9 digits of an invtNo, unique within its year (the number names the year, not the day)."""
+    if not 0 <= serial < _SERIALS_PER_DAY:
+        raise ValueError(f"inventory serial {serial} of {day} out of range")
+    day_of_year = day.timetuple().tm_yday - 1
+    return _permute(seed, "invt", str(day.year), day_of_year * _SERIALS_PER_DAY + serial, 9)
+
+
+_PARCEL_EPOCH = date(2020, 1, 1).toordinal()
+_PARCELS_PER_DAY = 10 ** 9  # 13 digits = 4 for the day (to 2047) + 9 for the parcel of the day
+
+
+def _parcel_number(seed: int, day: date, index: int) -> str:
+    """A parcel's logisticsNo, unique over all days (it carries no date, unlike orderNo and payNo):
+    a logisticsNo comes back only where the sandbox reuses one on purpose."""
+    if not 0 <= index < _PARCELS_PER_DAY:
+        raise ValueError(f"parcel index {index} of {day} out of range")
+    return _permute(seed, "parcel", "all days", (day.toordinal() - _PARCEL_EPOCH) * _PARCELS_PER_DAY + index, 13)
 
 
 def _ts(t: datetime) -> str:
@@ -305,11 +352,11 @@ def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summ
         platform, order_no = rng.choice(candidates), reused_no
         d.defect("order_no_reuse", order_no=order_no, platforms=[other_platform, platform[0]], expect="loaded")
     previous_order_nos.append((order_no, platform[0]))
-    logistics_no = f"YX{_number(cfg.seed, 'parcel', d.iso, index, 13)}"
+    logistics_no = f"YX{_parcel_number(cfg.seed, day, index)}"
     if d.chance("logistics_no_reuse"):
         earlier = day - timedelta(days=183)
         # Any parcel of that day (not a handful), so a number comes back about once, as carriers recycle.
-        logistics_no = f"YX{_number(cfg.seed, 'parcel', earlier.isoformat(), rng.randrange(orders_on(earlier, cfg)), 13)}"
+        logistics_no = f"YX{_parcel_number(cfg.seed, earlier, rng.randrange(orders_on(earlier, cfg)))}"
         d.defect("logistics_no_reuse", logistics_no=logistics_no, first_used=earlier.isoformat(), expect="loaded")
 
     lines = []
@@ -366,14 +413,14 @@ def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summ
              consignments, summaries, redeclared=False)
 
 
-def _inventory_doc(d: _Day, guid, firm, platform, trade_mode, dest, currency, order_no, logistics_no, lines,
-                   app_time, weight) -> dict:
+def _inventory_doc(d: _Day, serial, guid, firm, platform, trade_mode, dest, currency, order_no, logistics_no,
+                   lines, app_time, weight) -> dict:
     rng, day = d.rng, d.day
     return {
         "head": {"guid": guid, "appType": "1", "appTime": d.stamp(app_time), "appStatus": "2",
                  "customsCode": world.CUSTOMS_CODE, "ebpCode": platform[0], "ebpName": platform[1],
                  "orderNo": order_no, "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1],
-                 "logisticsNo": logistics_no, "copNo": f"C{d.ymd}{rng.getrandbits(36):011d}", "ieFlag": "E",
+                 "logisticsNo": logistics_no, "copNo": f"C{d.ymd}{_number(d.cfg.seed, 'cop', d.iso, serial, 11)}", "ieFlag": "E",
                  "portCode": world.PORT_BY_ROUTE[dest.route], "ieDate": d.ymd,
                  "statisticsFlag": "A" if trade_mode == "9610" else "B", "agentCode": world.AGENT[0],
                  "agentName": world.AGENT[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
@@ -396,8 +443,9 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
     currency = lines[0]["currency"]
     guid = _guid(rng)
     declared_at = app_time + 1200  # times in seconds after midnight, as in _one_order
-    doc = _inventory_doc(d, guid, firm, platform, trade_mode, dest, currency, order_no, logistics_no, lines,
-                         declared_at, weight)
+    serial = 2 * index + redeclared  # a re-declaration gets its own numbers
+    doc = _inventory_doc(d, serial, guid, firm, platform, trade_mode, dest, currency, order_no, logistics_no,
+                         lines, declared_at, weight)
     d.truth["inventories"] += 1
     d.truth["inventory_lines"] += len(lines)
 
@@ -466,7 +514,8 @@ def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, lo
         d.defect("deletion", guid=guid, message="CEB603", expect="loaded")
 
     reply = {"guid": guid, "agentCode": world.AGENT[0], "copNo": doc["head"]["copNo"],
-             "preNo": f"E{d.ymd}{rng.getrandbits(28):09d}", "invtNo": f"8000{d.ymd[:4]}E{rng.getrandbits(28):09d}",
+             "preNo": f"E{d.ymd}{_number(d.cfg.seed, 'pre', d.iso, serial, 9)}",
+             "invtNo": f"8000{d.ymd[:4]}E{_invt_number(d.cfg.seed, day, serial)}",
              "ebcCode": firm.customs_code, "ebpCode": platform[0], "orderNo": order_no,
              "statisticsFlag": doc["head"]["statisticsFlag"]}
     t = declared_at + 300
