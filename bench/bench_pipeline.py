@@ -22,6 +22,8 @@ grows against the data (1 day -> 1 week -> 1 month: linear or better means a rat
 
 With --server shared (the default) the warehouse is a scratch database on the configured server
 (WAREHOUSE_URL etc.), dropped at the end unless --keep-db; a private server is deleted at the end.
+A shared server on this machine has its CPU measured too (its postmaster's children, found from
+a backend's parent pid), counting every database on it: an upper bound where others use it.
 The landing files go to a temporary folder, deleted at the end.
 """
 
@@ -150,6 +152,17 @@ def _scratch(server, dbname: str, create: bool) -> None:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
 
 
+def _local_postmaster(server) -> int | None:
+    """The shared server's postmaster when it runs on this machine (a backend's parent), else None:
+    its CPU then counts every database's backends, so the figure is an upper bound on a busy server."""
+    with psycopg.connect(server.with_dbname("postgres").conninfo) as conn:
+        backend = conn.execute("select pg_backend_pid()").fetchone()[0]
+        try:
+            return int(ServerCpu._fields(backend)[1])  # field 4: the parent's pid
+        except (OSError, ValueError, IndexError):
+            return None  # a server elsewhere: no CPU figure
+
+
 def run(args) -> dict:
     global SERVER_CPU
     from parkdw import settings
@@ -166,6 +179,7 @@ def run(args) -> dict:
         server = settings.parse_connection(private.get_uri()).as_role("postgres", "bench")
     else:
         server = settings.get_settings().warehouse()
+        SERVER_CPU = ServerCpu(_local_postmaster(server))
     wh = server.with_dbname(args.db)
     # The pipeline's functions read their warehouse and folders from settings (the environment).
     os.environ.pop("AIRFLOW_CONN_WAREHOUSE", None)
