@@ -78,7 +78,7 @@ def manifest_is_stale() -> bool:
         return True
     built = manifest.stat().st_mtime
     sources = [p for p in settings.dbt_project_dir.rglob("*")
-               if p.suffix in {".sql", ".yml", ".csv"} and not {"target", "logs"} & set(p.parts)]
+               if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts]
     return any(p.stat().st_mtime > built for p in sources)
 
 

@@ -172,8 +172,8 @@ _DESTINATION = _Weighted(world.DESTINATIONS, [x.weight for x in world.DESTINATIO
 
 
 @lru_cache(maxsize=4096)
-def _permutation_key(seed: int, kind: str, scope: str, digits: int) -> tuple[int, int, int, int]:
-    """Two affine maps mod 10**digits (multipliers prime to 10, so each is one-to-one)."""
+def _permutation_key(seed: int, kind: str, scope: str, digits: int) -> tuple[int, int, int, int, int]:
+    """Two affine maps mod 10**digits (multipliers prime to 10, so each is one-to-one), and the modulus."""
     h, modulus = world.keyed_digest((seed, kind, scope), "permutation"), 10 ** digits
 
     def unit(b: bytes) -> int:
@@ -182,23 +182,25 @@ def _permutation_key(seed: int, kind: str, scope: str, digits: int) -> tuple[int
             x += 2
         return x
 
-    return unit(h[:8]), int.from_bytes(h[8:16], "big") % modulus, unit(h[16:24]), int.from_bytes(h[24:32], "big") % modulus
+    return (unit(h[:8]), int.from_bytes(h[8:16], "big") % modulus, unit(h[16:24]),
+            int.from_bytes(h[24:32], "big") % modulus, modulus)
 
 
-def _permute(seed: int, kind: str, scope: str, x: int, digits: int) -> str:
-    """x in [0, 10**digits) to a random-looking number of as many digits, one-to-one: an affine
-    map, the digits reversed (so consecutive x do not differ by one stride), another affine map."""
-    a1, b1, a2, b2 = _permutation_key(seed, kind, scope, digits)
-    modulus = 10 ** digits
-    reversed_digits = int(f"{(x * a1 + b1) % modulus:0{digits}d}"[::-1])
+def _number(seed: int, kind: str, scope: str, index: int, digits: int) -> str:
+    """The index-th number of this kind in its scope (a day, a year...): reusable later without
+    regenerating, and one-to-one, so two indexes never share a number. (They were hashes: at scale
+    1, two payments of 2023-11-03 drew one pay_no.) An affine map, the digits reversed (so
+    consecutive indexes do not differ by one stride), another affine map."""
+    a1, b1, a2, b2, modulus = _permutation_key(seed, kind, scope, digits)
+    reversed_digits = int(f"{(index * a1 + b1) % modulus:0{digits}d}"[::-1])
     return f"{(reversed_digits * a2 + b2) % modulus:0{digits}d}"
 
 
-def _number(seed: int, kind: str, day_iso: str, index: int, digits: int) -> str:
-    """The index-th number of this kind on that day: reusable later without regenerating, and
-    never the same for two indexes of the day. (They were hashes: at scale 1, two payments of
-    2023-11-03 drew one pay_no; 30,000 numbers a day among 10**12 collide within a year.)"""
-    return _permute(seed, kind, day_iso, index, digits)
+def _slotted_number(seed: int, kind: str, scope: str, slot: int, index: int, per_slot: int, digits: int) -> str:
+    """A number unique over a scope of many slots (days): the index-th of slot `slot`."""
+    if not 0 <= index < per_slot:
+        raise ValueError(f"{kind} index {index} out of range (at most {per_slot:,} a day)")
+    return _number(seed, kind, scope, slot * per_slot + index, digits)
 
 
 _SERIALS_PER_DAY = 2 * 10 ** 6  # an inventory per order and one re-declaration
@@ -206,10 +208,7 @@ _SERIALS_PER_DAY = 2 * 10 ** 6  # an inventory per order and one re-declaration
 
 def _invt_number(seed: int, day: date, serial: int) -> str:
     """The 9 digits of an invtNo, unique within its year (the number names the year, not the day)."""
-    if not 0 <= serial < _SERIALS_PER_DAY:
-        raise ValueError(f"inventory serial {serial} of {day} out of range")
-    day_of_year = day.timetuple().tm_yday - 1
-    return _permute(seed, "invt", str(day.year), day_of_year * _SERIALS_PER_DAY + serial, 9)
+    return _slotted_number(seed, "invt", str(day.year), day.timetuple().tm_yday - 1, serial, _SERIALS_PER_DAY, 9)
 
 
 _PARCEL_EPOCH = date(2020, 1, 1).toordinal()
@@ -219,9 +218,7 @@ _PARCELS_PER_DAY = 10 ** 9  # 13 digits = 4 for the day (to 2047) + 9 for the pa
 def _parcel_number(seed: int, day: date, index: int) -> str:
     """A parcel's logisticsNo, unique over all days (it carries no date, unlike orderNo and payNo):
     a logisticsNo comes back only where the sandbox reuses one on purpose."""
-    if not 0 <= index < _PARCELS_PER_DAY:
-        raise ValueError(f"parcel index {index} of {day} out of range")
-    return _permute(seed, "parcel", "all days", (day.toordinal() - _PARCEL_EPOCH) * _PARCELS_PER_DAY + index, 13)
+    return _slotted_number(seed, "parcel", "all days", day.toordinal() - _PARCEL_EPOCH, index, _PARCELS_PER_DAY, 13)
 
 
 def _ts(t: datetime) -> str:
@@ -415,7 +412,6 @@ def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summ
 
 def _inventory_doc(d: _Day, serial, guid, firm, platform, trade_mode, dest, currency, order_no, logistics_no,
                    lines, app_time, weight) -> dict:
-    rng, day = d.rng, d.day
     return {
         "head": {"guid": guid, "appType": "1", "appTime": d.stamp(app_time), "appStatus": "2",
                  "customsCode": world.CUSTOMS_CODE, "ebpCode": platform[0], "ebpName": platform[1],
