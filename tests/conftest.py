@@ -168,11 +168,12 @@ def snapshot_tables():
 def _age_all_loads(conn, days: int) -> None:
     """Move every load (raw rows and the models' watermarks) back in time, as if the loads had
     happened days ago: beyond the incremental lookback, so only new files count as new."""
-    for schema, table in conn.execute("""select c.table_schema, c.table_name from information_schema.columns c
-                                         join information_schema.tables t using (table_schema, table_name)
-                                         where c.column_name = '_loaded_at' and t.table_type = 'BASE TABLE'
-                                           and c.table_schema in ('raw', 'staging', 'marts')""").fetchall():
-        conn.execute(f'update "{schema}"."{table}" set _loaded_at = _loaded_at - interval \'{days} days\'')
+    for schema, table, column in conn.execute(
+            """select c.table_schema, c.table_name, c.column_name from information_schema.columns c
+               join information_schema.tables t using (table_schema, table_name)
+               where c.column_name in ('_loaded_at', '_group_loaded_at') and t.table_type = 'BASE TABLE'
+                 and c.table_schema in ('raw', 'staging', 'marts')""").fetchall():
+        conn.execute(f'update "{schema}"."{table}" set "{column}" = "{column}" - interval \'{days} days\'')
     conn.commit()
 
 

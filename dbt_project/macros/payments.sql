@@ -1,6 +1,17 @@
 {# Settlement records (stg_payments__settlements) as two steps, so the incremental models can run
    the second on the revision groups that changed instead of the whole history. #}
 
+{# The institution is named by the file (settlement_<pay code>_...), not by a column. #}
+{% macro settlement_institution(p) -%}
+    substring({{ p }}._source from 'settlement_([0-9A-Za-z]{10})_[0-9]{8}_[0-9]{8}\.csv$')
+{%- endmacro %}
+
+{# A payment and its FX adjustments form one revision group (institution, payment pay_no). #}
+{% macro settlement_revision_pay_no(p) -%}
+    case when upper(trim({{ p }}.transaction_type)) = 'FX_ADJUSTMENT' then nullif(trim({{ p }}.original_pay_no), '')
+         else {{ p }}.pay_no end
+{%- endmacro %}
+
 {# The latest version of each settlement record (a record delivered again: its latest load
    wins), types cast, with its revision group. An anti-join, not DISTINCT ON: a filter on the
    result reaches the raw scan. `where` filters the raw rows (the latest version of a record
@@ -8,15 +19,12 @@
 {% macro settlement_records(where='true') -%}
     select
         p.record_id,
-        -- The institution is named by the file (settlement_<pay code>_...), not by a column.
-        substring(p._source from 'settlement_([0-9A-Za-z]{10})_[0-9]{8}_[0-9]{8}\.csv$') as payment_institution_code,
+        {{ settlement_institution('p') }} as payment_institution_code,
         {{ iso_date('p.settlement_date') }} as settlement_date,
         upper(trim(p.transaction_type)) as transaction_type,
         p.pay_no,
         nullif(trim(p.original_pay_no), '') as original_pay_no,
-        -- A payment and its FX adjustments form one revision group (institution, payment pay_no).
-        case when upper(trim(p.transaction_type)) = 'FX_ADJUSTMENT' then nullif(trim(p.original_pay_no), '')
-             else p.pay_no end as revision_pay_no,
+        {{ settlement_revision_pay_no('p') }} as revision_pay_no,
         p.order_no,
         p.ebp_code,
         p.ebc_code,
@@ -101,13 +109,20 @@ from revisions
 
 {# The settlement rows of the revision groups with a record loaded within lookback_days of the
    newest load the calling incremental model holds, so a late adjustment also updates the payment
-   it revises (the lookback covers loads that commit out of _loaded_at order). It reads only those
-   groups' records: the changed ones by the raw _loaded_at index, then every record naming a
-   changed pay_no (a group's members all do). #}
+   it revises (the lookback covers loads that commit out of _loaded_at order). A record loaded
+   again changes the groups of all its versions: an adjustment re-sent naming another payment
+   leaves the group it named before, which is recomputed too. It reads only those groups' records:
+   the changed ones by the raw _loaded_at index, then every record naming a changed pay_no (a
+   group's members all do). #}
 {% macro changed_settlement_revisions() -%}
+{%- set raw = source('payments', 'payment_settlement') -%}
 with changed_groups as materialized (
-    select distinct payment_institution_code, revision_pay_no
-    from ({{ settlement_records("p._loaded_at > " ~ load_watermark('_group_loaded_at', var('lookback_days', 3) ~ ' days')) }}) as changed
+    select distinct {{ settlement_institution('p') }} as payment_institution_code,
+           {{ settlement_revision_pay_no('p') }} as revision_pay_no
+    from {{ raw }} as p
+    where p.record_id in (
+        select r.record_id from {{ raw }} as r
+        where r._loaded_at > {{ load_watermark('_group_loaded_at', var('lookback_days', 3) ~ ' days') }})
 ),
 
 settlements as (

@@ -129,6 +129,53 @@ def test_settlement_fact_reconciles_with_the_files_and_incremental_equals_full_r
         assert Path(source).name == r["file"]
 
 
+def test_an_adjustment_moved_to_another_payment_revises_both(conn, reuse_landing, age_all_loads, tmp_path):
+    """A settlement file sent again with an FX adjustment now naming another payment: the payment it
+    named before loses the adjustment, the one it names now gains it, though neither payment's own
+    record was loaded again (an incremental run equals a full refresh)."""
+    may = (datetime(2024, 5, 1), datetime(2024, 6, 1))
+    ingest_partner(conn, "payments", reuse_landing, interval=may)
+    run_dbt(BUILD)
+    age_all_loads(conn, 30)
+    ingest_partner(conn, "payments", reuse_landing)  # November: the May groups fall out of the lookback
+    run_dbt(BUILD)
+
+    rows = [r for r in settlement_rows(reuse_landing) if r["file"].split("_")[2].startswith("202405")]
+    payments = {(r["institution"], r["pay_no"]): r for r in rows if r["transaction_type"] == "PAYMENT"}
+    moved = next(r for r in rows if r["transaction_type"] == "FX_ADJUSTMENT")
+    before = payments[moved["institution"], moved["original_pay_no"]]
+    after = next(p for (institution, _), p in payments.items()
+                 if institution == moved["institution"] and p is not before)
+    fix_file = tmp_path / "payments" / "2024-12-01" / moved["file"]
+    fix_file.parent.mkdir(parents=True)
+    with open(fix_file, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, [k for k in moved if k not in ("file", "institution")], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerow({**moved, "original_pay_no": after["pay_no"], "order_no": after["order_no"]})
+    summary = ingest_partner(conn, "payments", tmp_path)
+    assert (summary.batches[0].loaded, summary.batches[0].quarantined) == (1, 0)
+    run_dbt(BUILD)
+    incremental = fact_contents(conn)
+
+    adjustment = Decimal(moved["settlement_amount_cny"])
+    others = defaultdict(Decimal)  # the adjustments that still name each payment
+    for r in rows:
+        if r["transaction_type"] == "FX_ADJUSTMENT" and r is not moved:
+            others[r["institution"], r["original_pay_no"]] += Decimal(r["settlement_amount_cny"])
+    final = dict(conn.execute(f"select pay_no, amount_cny_final from {FACT} where transaction_type = 'PAYMENT' "
+                              "and pay_no = any(%s)", ([before["pay_no"], after["pay_no"]],)).fetchall())
+    conn.commit()  # the full refresh below replaces the table: no open transaction may hold it
+    assert final == {
+        before["pay_no"]: Decimal(before["settlement_amount_cny"]) + others[moved["institution"], before["pay_no"]],
+        after["pay_no"]: Decimal(after["settlement_amount_cny"]) + others[moved["institution"], after["pay_no"]]
+        + adjustment,
+    }
+    run_dbt([*BUILD, "--full-refresh"])
+    refreshed = fact_contents(conn)
+    assert [r for r in refreshed if r not in incremental] == [r for r in incremental if r not in refreshed] == []
+    assert refreshed == incremental
+
+
 def test_parcel_milestones_follow_the_events_and_keep_reused_numbers_apart(conn, reuse_landing):
     out = reuse_landing
     server = TrackingApiServer(out, port=0, rate_limit_per_second=500, burst=1000, **CLIENT).start()
