@@ -52,9 +52,20 @@ def print_progress(conn, out=print) -> None:
 
 # --- commands -------------------------------------------------------------------------------
 
+def print_reconciliation(rows: list[dict], out=print) -> bool:
+    """The marts against the sandbox's ground truth (pipeline.reconcile_with_sandbox); True if all agree."""
+    out("  marts against the sandbox's ground truth:")
+    for r in rows:
+        verdict = "agrees" if r["agrees"] else "DIFFERS"
+        unit = "CNY" if isinstance(r["expected"], Decimal) else ""
+        out(f"    {r['figure']}: {_fmt(r['actual'], unit)} ({verdict}; expected {_fmt(r['expected'], unit)})")
+    return all(r["agrees"] for r in rows)
+
+
 def cmd_demo(args) -> int:
     """The main job: simulate a period, run every DAG through Airflow, print what happened."""
     from parkdw import airflow_local, transform, warehouse
+    from parkdw.pipeline import reconcile_with_sandbox
     from parkdw.sandbox.generate import SimulationConfig, simulate
 
     started = time.monotonic()
@@ -102,6 +113,7 @@ def cmd_demo(args) -> int:
         print(f"  sandbox defects injected on purpose: {totals['defects']:,} (manifest in "
               f"{settings.landing_dir / '_manifest'})")
         print_progress(conn)
+        print_reconciliation(reconcile_with_sandbox(conn, cfg, settings.landing_dir))
     print(f"  DAG seconds: " + ", ".join(f"{k.removeprefix('parkdw_')}={v:.0f}" for k, v in timings.items()))
     print(f"  outputs: exports in {settings.output_dir / 'exports'}, Airflow logs in {settings.airflow_home / 'logs'}")
     print(f"  auditors' report (DQ history, quarantine, reconciliation, defect coverage, drill-down, GX and dbt docs): "
