@@ -2,10 +2,41 @@
 -- Logistics numbers come back about six months later, and every consignment number carries
 -- its export day (YX<route><yymmdd><port>), so (logistics_no, consignment_no) keeps a reused
 -- number's two parcels apart; journey_seq numbers them per logistics_no in time order.
-with parcel_events as (
+-- Incremental: a run rebuilds every journey of the logistics numbers with an event loaded since
+-- the watermark (all of a number's journeys, so journey_seq stays right when an earlier journey's
+-- events come late), and of the consignments with a transport event loaded since (their
+-- departure). Rebuilt over all events each day, it grouped the whole tracking history daily.
+{{ config(
+    materialized='incremental',
+    unique_key='parcel_journey_key',
+    incremental_strategy='merge',
+    on_schema_change='fail',
+    indexes=[{'columns': ['parcel_journey_key'], 'unique': True}, {'columns': ['logistics_no']},
+             {'columns': ['consignment_no']}],
+) }}
+
+with
+{%- if is_incremental() %}
+changed_numbers as materialized (
+    select t.logistics_no
+    from {{ source('logistics', 'tracking_event') }} as t
+    where {{ loaded_since_watermark('t') }} and t.logistics_no is not null
+    union
+    select j.logistics_no
+    from {{ this }} as j
+    where j.consignment_no in (
+        select t.consignment_no from {{ source('logistics', 'tracking_event') }} as t
+        where {{ loaded_since_watermark('t') }} and lower(t.event_kind) = 'transport')
+),
+{%- endif %}
+
+parcel_events as (
     select *
     from {{ ref('stg_logistics__tracking_events') }}
     where event_kind = 'parcel' and logistics_no is not null
+    {%- if is_incremental() %}
+      and logistics_no in (select logistics_no from changed_numbers)
+    {%- endif %}
 ),
 
 consignments as (
@@ -14,6 +45,9 @@ consignments as (
         min(event_at) filter (where milestone = 'departed') as consignment_departed_at
     from {{ ref('stg_logistics__tracking_events') }}
     where event_kind = 'transport'
+    {%- if is_incremental() %}
+      and consignment_no in (select consignment_no from parcel_events)
+    {%- endif %}
     group by consignment_no
 ),
 
@@ -35,7 +69,8 @@ journeys as (
         (array_agg(milestone order by event_at desc, event_id desc))[1] as latest_milestone,
         count(*) as event_count,
         max(updated_at) as last_updated_at,
-        max(_batch_id) as _batch_id
+        max(_batch_id) as _batch_id,
+        max(_loaded_at) as _loaded_at
     from parcel_events
     group by logistics_no, consignment_no
 )
@@ -61,6 +96,7 @@ select
     j.last_event_at,
     j.event_count,
     j.last_updated_at,
-    j._batch_id
+    j._batch_id,
+    j._loaded_at
 from journeys as j
 left join consignments as c on c.consignment_no = j.consignment_no

@@ -7,13 +7,15 @@
 -- read of a view re-ran the dedupe over every event. A run re-resolves every event whose id has a
 -- version loaded since the watermark, from all versions of that id (in every consignment; by id
 -- alone, so a null consignment_no matches too), so the result is the view's whatever order the
--- versions arrived in.
+-- versions arrived in. Indexed on logistics_no and consignment_no for the milestones' incremental
+-- scope.
 {{ config(
     materialized='incremental',
     unique_key='tracking_event_key',
     incremental_strategy='merge',
     on_schema_change='fail',
-    indexes=[{'columns': ['tracking_event_key'], 'unique': True}],
+    indexes=[{'columns': ['tracking_event_key'], 'unique': True}, {'columns': ['logistics_no']},
+             {'columns': ['consignment_no']}],
     post_hook="{{ analyze_after_build() }}",
 ) }}
 
