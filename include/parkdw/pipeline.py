@@ -194,7 +194,6 @@ def progress_rows(conn) -> list[dict]:
     return [dict(zip(columns, row)) for row in cur.fetchall()]
 
 
-
 def reconcile_with_sandbox(conn, cfg, landing: Path, loaded_through=None) -> list[dict]:
     """The marts against the partner sandbox's ground truth for the simulated range `cfg`
     (a SimulationConfig) whose files in `landing` were loaded through the day `loaded_through`
@@ -206,12 +205,11 @@ def reconcile_with_sandbox(conn, cfg, landing: Path, loaded_through=None) -> lis
 
     from parkdw.sandbox.generate import expected_progress
 
-    volume = expected_progress(replace(cfg, end=loaded_through or cfg.end), landing)
-    firms = expected_progress(cfg, landing)
+    firms = expected_progress(cfg, landing)  # the registry as of the range's end
+    volume = firms if loaded_through in (None, cfg.end) else expected_progress(replace(cfg, end=loaded_through), landing)
     lines, value = conn.execute(
         f"select count(*), coalesce(sum(value_cny), 0) from {SCHEMA_MARTS}.fct_export_declaration_lines").fetchone()
     progress = {r["metric"]: r["cumulative_actual"] for r in progress_rows(conn)}
-    conn.rollback()
     figures = [
         ("released declaration lines (fct_export_declaration_lines)", volume["released_lines"], lines),
         ("export volume CNY (fct_export_declaration_lines)", volume["export_volume_cny"], value),
