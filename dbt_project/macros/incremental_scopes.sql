@@ -131,7 +131,10 @@
     {%- endif %}
 {%- endmacro %}
 
-{# Released lists whose master bill (CEB607) or carrier tracking loaded since the watermark. #}
+{# Released lists whose master bill (CEB607) or carrier tracking loaded since the watermark.
+   A consignment's transport events carry no logistics number: the parcels that travelled in it
+   are those its journeys in int_parcel_tracking_milestones name (a parcel whose events load
+   with the consignment's is in the branch before). #}
 {% macro shipment_movement_changes() -%}
     select h.guid
     from {{ source('customs', 'ceb_way_bill_list') }} as b
@@ -142,6 +145,13 @@
     from {{ source('logistics', 'tracking_event') }} as t
     inner join {{ source('customs', 'ceb_inventory_head') }} as h on h.logistics_no = t.logistics_no
     where {{ loaded_since_watermark('t') }}
+    union all
+    select h.guid
+    from {{ ref('int_parcel_tracking_milestones') }} as j
+    inner join {{ source('customs', 'ceb_inventory_head') }} as h on h.logistics_no = j.logistics_no
+    where j.consignment_no in (
+        select t.consignment_no from {{ source('logistics', 'tracking_event') }} as t
+        where {{ loaded_since_watermark('t') }} and t.logistics_no is null and lower(t.event_kind) = 'transport')
 {%- endmacro %}
 
 {% macro parcel_shipment_scope() -%}

@@ -3,6 +3,7 @@ reconciles with the settlement files, the parcel milestones with the carrier's e
 incremental runs agree with a full refresh."""
 
 import csv
+import json
 import random
 import secrets
 import shutil
@@ -275,3 +276,66 @@ def test_parcel_milestones_follow_the_events_and_keep_reused_numbers_apart(conn,
     assert months_apart
     for j in months_apart:
         assert j[1][2] < j[2][1]  # the May parcel was delivered before the November one left
+
+
+def test_a_late_consignment_departure_reaches_parcels_without_their_own_departure_scan(conn, reuse_landing,
+                                                                                      tmp_path, age_all_loads):
+    """A consignment's transport events carry no logistics number. When they arrive after its
+    parcels' events, and the carrier never scanned those parcels out (no EMC), the parcels' departure
+    is the consignment's: the incremental run must rebuild their shipment facts as a full refresh does."""
+    out, day = reuse_landing, "2024-05-11"
+
+    def load(partner: str, start: date, end: date) -> None:
+        ingest_partner(conn, partner, out, (datetime(start.year, start.month, start.day),
+                                            datetime(end.year, end.month, end.day)))
+        conn.commit()
+
+    # Consignment numbers are YX<route><yymmdd><port>.
+    events = [e for e in load_events(out) if e["consignment_no"] and e["consignment_no"][4:10] == "240511"]
+    by_consignment = Counter(e["consignment_no"] for e in events if e["event_kind"] == "parcel")
+    late_consignment = by_consignment.most_common(1)[0][0]
+    parcels = {e["logistics_no"] for e in events
+               if e["consignment_no"] == late_consignment and e["event_kind"] == "parcel"}
+
+    def late(e: dict) -> bool:  # the consignment's transport events
+        return e["consignment_no"] == late_consignment and e["event_kind"] == "transport"
+
+    departures = [datetime.fromisoformat(e["event_time"]) for e in events if late(e) and e["event_code"] == "DEPA"]
+    never_scanned_out = {e["event_id"] for e in events if e["logistics_no"] in parcels and e["event_code"] == "EMC"}
+    assert departures and never_scanned_out
+
+    def serve(folder: str, selected: list[dict]) -> None:
+        served = tmp_path / folder
+        (served / TRACKING_DIR).mkdir(parents=True)
+        lines = (json.dumps(e, sort_keys=True, separators=(",", ":")) for e in selected)
+        (served / TRACKING_DIR / f"{day}.jsonl").write_text("".join(f"{line}\n" for line in lines))
+        conn.execute("delete from audit.api_watermark")  # the served file from its start
+        conn.commit()
+        ingest_served(conn, served, page_size=500)
+
+    # Every run re-reads what loaded within its lookback (3 hours) of the model's latest load, so
+    # the loads are a day apart: the registry, 11 May's customs files and the parcels' events; a
+    # day later 12 May's customs files (the build); a day later the consignment's events.
+    load("reference", date(2024, 5, 4), date(2024, 5, 13))
+    load("customs", date(2024, 5, 11), date(2024, 5, 12))
+    serve("on_time", [e for e in events if not late(e) and e["event_id"] not in never_scanned_out])
+    age_all_loads(conn, 1)
+    load("customs", date(2024, 5, 12), date(2024, 5, 13))
+    build = ["build", "--select", "+fct_parcel_shipments", "--indirect-selection", "cautious"]
+    run_dbt(build)
+
+    def departed() -> dict[str, datetime | None]:
+        rows = conn.execute("select logistics_no, departed_at from marts.fct_parcel_shipments "
+                            "where logistics_no = any(%s)", (sorted(parcels),)).fetchall()
+        conn.commit()
+        return dict(rows)
+
+    before = departed()
+    assert before and set(before.values()) == {None}  # released parcels of the consignment, no departure yet
+    age_all_loads(conn, 1)
+    serve("late", [e for e in events if late(e)])
+    run_dbt(build)
+    assert departed() == {logistics_no: min(departures) for logistics_no in before}
+    incremental = contents(conn, "marts.fct_parcel_shipments", "inventory_guid")
+    run_dbt([*build, "--full-refresh"])
+    assert contents(conn, "marts.fct_parcel_shipments", "inventory_guid") == incremental

@@ -6,8 +6,9 @@
 -- its watermark (the scopes of both facts: documents, replies, a late parity, a registry
 -- change, master bills and tracking). _loaded_at is the earlier of the two facts' (a watermark
 -- no later than either fact's).
--- The version checks of its scope read the dimension:
+-- The version checks of its scope read the dimension, its tracking scope the journeys:
 -- depends_on: {{ ref('dim_enterprise') }}
+-- depends_on: {{ ref('int_parcel_tracking_milestones') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
