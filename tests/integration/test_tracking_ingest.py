@@ -1,6 +1,7 @@
 """The tracking API ingest against the sandbox's real HTTP server on loopback."""
 
 import random
+import threading
 import secrets
 from datetime import datetime, timezone
 
@@ -150,3 +151,21 @@ def test_cli_ingest_logistics_reads_the_api_up_to_the_interval_end_once(conn, se
     conn.rollback()
     assert len(loaded_ids(conn)) == len(expected)
     reset_settings()
+
+
+def test_the_next_page_is_requested_while_the_caller_holds_one_and_abandoned_on_stop(server_factory):
+    server = server_factory()
+    attempts = []
+    client = TrackingClient(server.url, CLIENT["client_id"], CLIENT["client_secret"], observer=attempts.append)
+    pages = client.pages("2022-09-23T00:00:00Z", limit=100)
+    first = next(pages)
+    deadline = datetime.now().timestamp() + 10
+    while len(attempts) < 2 and datetime.now().timestamp() < deadline:
+        threading.Event().wait(0.01)
+    # The second page was fetched while the caller still held the first, with the first's cursor.
+    assert [a.outcome for a in attempts] == ["ok", "ok"] and first.next_cursor in attempts[1].url
+    second = next(pages)
+    assert second.events[0]["event_id"] != first.events[0]["event_id"]
+    pages.close()  # the caller stops: the page asked for ahead is dropped, its thread ends
+    assert not [t for t in threading.enumerate() if t.name.startswith("tracking-api-next-page")]
+    assert len(attempts) == 3

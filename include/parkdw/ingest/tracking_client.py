@@ -4,6 +4,9 @@ Retries: 429 waits the server's Retry-After; 5xx, timeouts, dropped connections 
 (unparseable) pages back off exponentially with full jitter. Every attempt is reported to an
 observer (the ingest records them in audit.api_request); the whole call gives up once its time
 budget is spent, naming the last error.
+
+Paging asks for the next page while the caller loads the one it has (one request in flight, in a
+thread of its own): the partner's time to serve a page overlaps ours to load the one before.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import hashlib
 import json
 import logging
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -90,7 +95,10 @@ class TrackingClient:
         return self._token
 
     # --- one page, with retries ------------------------------------------------------------
-    def fetch_page(self, updated_since: str, cursor: str | None = None, limit: int = 1000) -> Page:
+    def fetch_page(self, updated_since: str, cursor: str | None = None, limit: int = 1000,
+                   cancelled: threading.Event | None = None) -> Page:
+        """One page, retried within the budget; `cancelled` set stops the retries (a page asked for
+        ahead that the caller no longer wants)."""
         params = {"updated_since": updated_since, "limit": limit}
         if cursor:
             params["cursor"] = cursor
@@ -142,17 +150,31 @@ class TrackingClient:
                 raise TrackingApiError(
                     f"GET {url} {params}: gave up after {attempt} attempts in {elapsed:.1f}s "
                     f"(budget {self.budget_seconds}s); last error: {last_error}")
+            if cancelled is not None and cancelled.is_set():
+                raise TrackingApiError(f"GET {url} {params}: not retried, the page is no longer wanted")
             log.info("tracking API %s (attempt %d), retrying in %.2fs", last_error, attempt, wait)
             self._sleep(wait)
 
     def pages(self, updated_since: str, cursor: str | None = None, limit: int = 1000) -> Iterator[Page]:
-        """Every page from a position on; the caller commits each page before asking for the next."""
-        while True:
-            page = self.fetch_page(updated_since, cursor, limit)
-            yield page
-            if not page.has_more or not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        """Every page from a position on, in order; the caller commits each page before asking for
+        the next. The next page is requested as soon as this one arrives (its cursor is known), so
+        it is on its way while the caller loads this one. A caller that stops early leaves that one
+        request to finish (it is not retried) and its page unused."""
+        cancelled = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracking-api-next-page")
+        try:
+            ahead = pool.submit(self.fetch_page, updated_since, cursor, limit, cancelled)
+            while True:
+                page = ahead.result()
+                more = page.has_more and page.next_cursor
+                if more:
+                    ahead = pool.submit(self.fetch_page, updated_since, page.next_cursor, limit, cancelled)
+                yield page
+                if not more:
+                    return
+        finally:
+            cancelled.set()
+            pool.shutdown(wait=True)
 
 
 def _retry_after(value: str | None) -> float:
