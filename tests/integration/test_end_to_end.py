@@ -520,13 +520,15 @@ def test_a_blocking_check_failure_stops_publishing(chain, wh):
     dags = airflow_local.load_dags()
     run_after = datetime(cfg.end.year, cfg.end.month, cfg.end.day, tzinfo=timezone.utc) + timedelta(days=2)
     with warehouse.connect(warehouse=wh) as conn:
-        # One fen more on one fact line, and another line whose country is in no dimension row.
-        first, second = conn.execute("""select declaration_line_key from marts.fct_export_declaration_lines
-                                        order by declaration_line_key limit 2""").fetchall()
+        # One fen more on one fact line, and 250 other lines whose country is in no dimension row:
+        # more than the 200 rows GX fetches of a check's query, so the count is the query's total.
+        first, *others = conn.execute("""select declaration_line_key from marts.fct_export_declaration_lines
+                                         order by declaration_line_key limit 251""").fetchall()
+        assert len(others) == 250
         conn.execute("update marts.fct_export_declaration_lines set value_cny = value_cny + 0.01 "
                      "where declaration_line_key = %s", first)
         conn.execute("update marts.fct_export_declaration_lines set country_key = 'ZZZ' "
-                     "where declaration_line_key = %s", second)
+                     "where declaration_line_key = any(%s)", ([key for (key,) in others],))
         conn.commit()
     with pytest.raises(airflow_local.DagRunFailed, match="parkdw_validate.*validate_marts"):
         airflow_local.run_dag(dags, "parkdw_validate", run_after)
@@ -538,7 +540,9 @@ def test_a_blocking_check_failure_stops_publishing(chain, wh):
                                  where not x.success and x.severity = 'critical'""").fetchall()
     failed_checks = {(suite, check, count) for suite, check, count, _ in failed}
     assert {("marts.fct_export_declaration_lines", "value_cny_reconciles_with_staging", 1),
-            ("marts.fct_export_declaration_lines", "country_key_resolves", 1)} <= failed_checks
+            ("marts.fct_export_declaration_lines", "country_key_resolves", 250)} <= failed_checks
+    unresolved = next(sample for _, check, _, sample in failed if check == "country_key_resolves")
+    assert len(unresolved) == 20 and unresolved[0] == {"country_key": "ZZZ"}  # the audit's sample, as queried
     reconcile = next(sample[0] for _, check, _, sample in failed if check == "value_cny_reconciles_with_staging")
     assert Decimal(reconcile["marts_cny"]) - Decimal(reconcile["staging_cny"]) == Decimal("0.01")
     logs = get_settings().airflow_home / "logs" / "local_runs"

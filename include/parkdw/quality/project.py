@@ -12,7 +12,8 @@ the results / Data Docs folders `${PARKDW_GX_RESULTS_DIR}`, both filled at run t
 Every expectation carries a GX severity: `critical` blocks publishing, `warning` is recorded only,
 and `meta.check`, a short name that failure messages and the audit tables use.
 Raw assets are batched by data interval day (the load batches of that day's ingest runs); staging
-and marts assets are validated whole. Cross-table checks are UnexpectedRowsExpectation queries.
+and marts assets are validated whole. Cross-table checks are SQL queries (sql_check.py: GX's
+UnexpectedRowsExpectation, asking the database once per check).
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ def _in_range(column: str) -> str:
             f"({_ceb_ts(column)} < timestamp '2022-09-23' or {_ceb_ts(column)} > {INTERVAL_COLUMN} + 2)")
 
 
+# An SQL check's rows each carry their total, so one query answers it (sql_check.py).
+TOTAL_COLUMN = "_unexpected_rows_total"
+
+
+def counted_query(query: str) -> str:
+    """The check's query with each row carrying the number of rows it returns."""
+    return f"select count(*) over () as {TOTAL_COLUMN}, unexpected.* from ({query}) as unexpected"
+
+
 def col(kind: str, check: str, severity: str, why: str, **kwargs) -> dict:
     return {"kind": kind, "check": check, "severity": severity, "why": why, "kwargs": kwargs}
 
@@ -62,8 +72,8 @@ def sql(check: str, severity: str, why: str, query: str) -> dict:
     # query has a join: then the query must alias it itself.
     if bool(re.search(r"\bjoin\b", query)) != ("{batch} as " in query):
         raise ValueError(f"{check}: alias {{batch}} exactly when the query has a join")
-    return {"kind": "UnexpectedRowsExpectation", "check": check, "severity": severity, "why": why,
-            "kwargs": {"unexpected_rows_query": " ".join(query.split()), "description": why}}
+    return {"kind": "ExpectNoUnexpectedRows", "check": check, "severity": severity, "why": why,
+            "kwargs": {"unexpected_rows_query": counted_query(" ".join(query.split())), "description": why}}
 
 
 def not_null(column: str, severity: str = CRITICAL) -> dict:
@@ -280,6 +290,8 @@ def write_project(root: Path, warehouse_url: str) -> None:
     import great_expectations as gx
     from great_expectations.core.partitioners import ColumnPartitionerDaily
 
+    from parkdw.quality.sql_check import ExpectNoUnexpectedRows
+
     for generated in ("checkpoints", "validation_definitions", "expectations", "plugins", "uncommitted"):
         shutil.rmtree(root / generated, ignore_errors=True)
     (root / "great_expectations.yml").unlink(missing_ok=True)
@@ -309,7 +321,9 @@ def write_project(root: Path, warehouse_url: str) -> None:
             batch = asset.add_batch_definition_whole_table(WHOLE_TABLE)
         suite = gx.ExpectationSuite(name=spec["name"], meta={"layer": spec["layer"]})
         for e in spec["expectations"]:
-            suite.add_expectation(getattr(gx.expectations, e["kind"])(
+            expectation = ExpectNoUnexpectedRows if e["kind"] == "ExpectNoUnexpectedRows" else getattr(
+                gx.expectations, e["kind"])
+            suite.add_expectation(expectation(
                 **e["kwargs"], severity=e["severity"], meta={"check": e["check"], "why": e["why"]}))
         suite = context.suites.add(suite)
         definitions[spec["layer"]].append(context.validation_definitions.add(

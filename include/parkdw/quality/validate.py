@@ -93,6 +93,8 @@ def gx_context(wh: WarehouseParams | None = None, results_dir: Path | None = Non
     """The expectations/ file context, its ${...} variables filled from settings."""
     import great_expectations as gx
 
+    import parkdw.quality.sql_check  # noqa: F401 - registers the suites' SQL check expectation type
+
     settings = get_settings()
     wh = wh or settings.warehouse_as(TRANSFORM_ROLE)  # validation runs as the owner of the marts
     results_dir = results_dir or settings.gx_results_dir
