@@ -10,7 +10,7 @@ backfill of an interval does not run ahead of it.
 from __future__ import annotations
 
 import logging
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from datetime import datetime
 
 import psycopg
@@ -65,30 +65,32 @@ def ingest_tracking(
     conn.commit()  # each page below is then its own committed transaction (rows + watermark)
     last_key = tuple(state["last_key"]) if state["last_key"] else None
     updated_since = state["updated_since"]
-    for page in client.pages(updated_since, state["cursor"], page_size):
-        fresh, reached_until = [], False
-        for event in page.events:
-            key = (event.get("updated_at"), event.get("event_id"))
-            if until is not None and isinstance(key[0], str) and _iso(key[0]) >= until:
-                reached_until = True
+    # closing(): a page the client asked for ahead is dropped before this returns or raises.
+    with closing(client.pages(updated_since, state["cursor"], page_size)) as pages:
+        for page in pages:
+            fresh, reached_until = [], False
+            for event in page.events:
+                key = (event.get("updated_at"), event.get("event_id"))
+                if until is not None and isinstance(key[0], str) and _iso(key[0]) >= until:
+                    reached_until = True
+                    break
+                if last_key is None or not all(isinstance(k, str) for k in key) or key > last_key:
+                    fresh.append(event)
+            with conn.transaction():
+                if fresh:
+                    result = load_source(conn, TRACKING.name, page.url, page.sha256,
+                                         lambda: TRACKING.rows(fresh, page.url), lambda: b"", interval)
+                    summary.batches.append(result)
+                keys = [(e["updated_at"], e["event_id"]) for e in fresh if isinstance(e, dict)
+                        and isinstance(e.get("updated_at"), str) and isinstance(e.get("event_id"), str)]
+                if keys:
+                    last_key = max([last_key, *keys] if last_key else keys)
+                done = reached_until or not page.has_more
+                if done and last_key:
+                    updated_since = last_key[0]
+                _save_watermark(conn, TRACKING.name, updated_since, last_key, None if done else page.next_cursor)
+            if reached_until:
                 break
-            if last_key is None or not all(isinstance(k, str) for k in key) or key > last_key:
-                fresh.append(event)
-        with conn.transaction():
-            if fresh:
-                result = load_source(conn, TRACKING.name, page.url, page.sha256,
-                                     lambda: TRACKING.rows(fresh, page.url), lambda: b"", interval)
-                summary.batches.append(result)
-            keys = [(e["updated_at"], e["event_id"]) for e in fresh
-                    if isinstance(e, dict) and isinstance(e.get("updated_at"), str) and isinstance(e.get("event_id"), str)]
-            if keys:
-                last_key = max([last_key, *keys] if last_key else keys)
-            done = reached_until or not page.has_more
-            if done and last_key:
-                updated_since = last_key[0]
-            _save_watermark(conn, TRACKING.name, updated_since, last_key, None if done else page.next_cursor)
-        if reached_until:
-            break
     log.info("tracking: %s (watermark %s)", summary.line(), last_key)
     return summary
 
