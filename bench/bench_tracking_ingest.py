@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import sys
@@ -25,15 +24,13 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import psycopg
-
 from parkdw import pipeline, warehouse
 from parkdw.ingest.tracking_client import TrackingClient
 from parkdw.sandbox.generate import SimulationConfig, simulate
 from parkdw.settings import get_settings, reset_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pipeline import partner_tracking_api  # noqa: E402
+from bench_pipeline import _cpu_seconds, _scratch, partner_tracking_api  # noqa: E402
 
 
 def one_page_at_a_time(client: TrackingClient, updated_since: str, cursor: str | None = None, limit: int = 1000):
@@ -44,10 +41,6 @@ def one_page_at_a_time(client: TrackingClient, updated_since: str, cursor: str |
         if not page.has_more or not page.next_cursor:
             return
         cursor = page.next_cursor
-
-
-def _cpu_seconds() -> float:
-    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
 
 
 def main() -> None:
@@ -73,9 +66,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 walls = {}
                 for name, pages in (("one page at a time", one_page_at_a_time), ("next page ahead", as_it_is)):
-                    with psycopg.connect(server.with_dbname("postgres").conninfo, autocommit=True) as conn:
-                        conn.execute(f'drop database if exists "{args.db}" with (force)')
-                        conn.execute(f'create database "{args.db}"')
+                    _scratch(server, args.db, create=True)
                     reset_settings()
                     with warehouse.connect() as conn:
                         warehouse.ensure_schemas(conn)
@@ -89,8 +80,7 @@ def main() -> None:
                 ratios.append(walls["next page ahead"] / walls["one page at a time"])
     finally:
         TrackingClient.pages = as_it_is
-        with psycopg.connect(server.with_dbname("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{args.db}" with (force)')
+        _scratch(server, args.db, create=False)
         shutil.rmtree(work, ignore_errors=True)
     print(f"wall ahead / one at a time, per pair: {', '.join(f'{r:.2f}' for r in ratios)}; "
           f"median {statistics.median(ratios):.2f}")

@@ -149,9 +149,13 @@
     select h.guid
     from {{ ref('int_parcel_tracking_milestones') }} as j
     inner join {{ source('customs', 'ceb_inventory_head') }} as h on h.logistics_no = j.logistics_no
-    where j.consignment_no in (
-        select t.consignment_no from {{ source('logistics', 'tracking_event') }} as t
-        where {{ loaded_since_watermark('t') }} and t.logistics_no is null and lower(t.event_kind) = 'transport')
+    where j.consignment_no in ({{ transport_event_changes() }})
+{%- endmacro %}
+
+{# Consignments with a transport event (a departure, an arrival) loaded since the watermark. #}
+{% macro transport_event_changes() -%}
+    select t.consignment_no from {{ source('logistics', 'tracking_event') }} as t
+    where {{ loaded_since_watermark('t') }} and lower(t.event_kind) = 'transport'
 {%- endmacro %}
 
 {% macro parcel_shipment_scope() -%}

@@ -24,9 +24,7 @@ changed_numbers as materialized (
     union
     select j.logistics_no
     from {{ this }} as j
-    where j.consignment_no in (
-        select t.consignment_no from {{ source('logistics', 'tracking_event') }} as t
-        where {{ loaded_since_watermark('t') }} and lower(t.event_kind) = 'transport')
+    where j.consignment_no in ({{ transport_event_changes() }})
 ),
 {%- endif %}
 
