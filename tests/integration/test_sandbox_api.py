@@ -6,7 +6,6 @@ import logging
 import os
 import secrets
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 import requests
 
@@ -195,8 +195,8 @@ def utc_offset_switches(zone: ZoneInfo, start: datetime, end: datetime) -> list[
 
 
 def test_local_times_match_zoneinfo_across_dst_switches(monkeypatch):
-    """Event times are formatted from a cached offset per zone and UTC hour: exact through DST switches
-    (Europe, Los Angeles, Sydney), and switches off the hour (Lord Howe: 30 minutes at 15:30 UTC) or
+    """Event times are formatted from a cached text per zone and UTC hour (one time, or an array of them):
+    exact through DST switches (Europe, Los Angeles, Sydney), and switches off the hour (Lord Howe: 30 minutes at 15:30 UTC) or
     offsets that are not whole hours (St John's, Kathmandu) fall back to zoneinfo for each time."""
     extra = {"AULDH": "Australia/Lord_Howe", "CASJF": "America/St_Johns", "NPKTM": "Asia/Kathmandu"}
     for code, name in extra.items():
@@ -208,43 +208,39 @@ def test_local_times_match_zoneinfo_across_dst_switches(monkeypatch):
                                        datetime(2027, 1, 1, tzinfo=timezone.utc))
         if switches:
             switched.add(code)
-        for switch in switches:
-            for t in list(range(switch - 7200, switch + 7200, 37)) + [switch - 1, switch, switch + 1]:
-                assert tracking._local_text(t, code) == datetime.fromtimestamp(t, zone).isoformat(), (code, t)
+        times = [t for switch in switches
+                 for t in list(range(switch - 7200, switch + 7200, 37)) + [switch - 1, switch, switch + 1]]
         rng = world._rng(SEED, "test-zones", code)
-        for _ in range(2000):
-            t = rng.randrange(int(datetime(1990, 1, 1).timestamp()), int(datetime(2040, 1, 1).timestamp()))
-            assert tracking._local_text(t, code) == datetime.fromtimestamp(t, zone).isoformat(), (code, t)
-            utc = datetime.fromtimestamp(t, timezone.utc)
-            assert tracking._utc_text(t) == utc.isoformat()[:19] + "Z"
+        times += [rng.randrange(int(datetime(1990, 1, 1).timestamp()), int(datetime(2040, 1, 1).timestamp()))
+                  for _ in range(2000)]
+        local = tracking._local_texts(np.array(times), code)
+        utc = tracking._utc_texts(np.array(times))
+        for t, local_text, utc_text in zip(times, local, utc):
+            expected = datetime.fromtimestamp(t, zone).isoformat()
+            assert tracking._local_text(t, code) == local_text.tobytes().decode() == expected, (code, t)
+            assert utc_text.tobytes().decode() == datetime.fromtimestamp(t, timezone.utc).isoformat()[:19] + "Z"
     assert {"PLMAL", "DEDUI", "NLRTM", "FRPAR", "GBLHR", "USLAX", "AUSYD", "AULDH", "CASJF"} <= switched
     assert tracking._local_hours["AULDH"] and tracking._local_hours["CASJF"]
 
 
 def test_the_longest_journey_fits_in_a_parcel_stream(monkeypatch, tmp_path):
     """A parcel draws its random numbers and event ids from a fixed number precomputed: count the most used."""
-    used = []
-    real_stream = tracking._stream
+    drawn = []
+    real_draw = tracking._Journeys.draw
 
-    def counting_stream(key):
-        draws, ids = real_stream(key)
-        count = used.append(0) or len(used) - 1
+    def counting_draw(journeys):
+        column = real_draw(journeys)
+        drawn.append(journeys.drawn)
+        return column
 
-        def draw():
-            used[count] += 1
-            return draws()
-        return draw, ids
-
-    monkeypatch.setattr(tracking, "_stream", counting_stream)
+    monkeypatch.setattr(tracking._Journeys, "draw", counting_draw)
     parcels = make_parcels(DAYS[0], SEED, 400)
     write_day_events(tmp_path, DAYS[0], SEED, parcels)
     events = Counter(e["logistics_no"] for e in load_events(tmp_path) if e["event_kind"] == "parcel")
     assert max(events.values()) == tracking._STREAM_EVENTS  # a failed delivery attempt: the longest journey
-    assert max(used) == tracking._STREAM_DRAWS
+    assert max(drawn) == tracking._STREAM_DRAWS
     # One draw fewer: the longest journeys run out, and say so.
-    monkeypatch.setattr(tracking, "_stream", real_stream)
     monkeypatch.setattr(tracking, "_STREAM_DRAWS", tracking._STREAM_DRAWS - 1)
-    monkeypatch.setattr(tracking, "_unpack_draws", struct.Struct(f"<{tracking._STREAM_DRAWS}I").unpack_from)
     with pytest.raises(RuntimeError, match="drew more than"):
         write_day_events(tmp_path, DAYS[0], SEED, parcels)
 
