@@ -167,6 +167,9 @@ def run(args) -> dict:
     global SERVER_CPU
     from parkdw import settings
 
+    from bench_host import host_line
+
+    print(host_line(args.tmp), flush=True)
     work = Path(tempfile.mkdtemp(prefix="parkdw-bench-pipeline-", dir=args.tmp))
     private = None
     if args.server == "private":

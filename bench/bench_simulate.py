@@ -30,6 +30,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from bench_host import host_line
 from parkdw.sandbox.generate import SimulationConfig, simulate
 
 
@@ -70,6 +71,8 @@ def _discard_origin_day(out: Path, day: date) -> int:
 
 
 def run(args) -> None:
+    print(host_line(args.tmp), flush=True)
+    cpu_before = _cpu_seconds()  # the host check's two processes are children too
     out = args.keep or Path(tempfile.mkdtemp(prefix="parkdw-bench-", dir=args.tmp))
     cfg = SimulationConfig(args.start, args.start + timedelta(days=args.days - 1), scale=args.scale)
     started = time.perf_counter()
@@ -88,7 +91,7 @@ def run(args) -> None:
     seconds = time.perf_counter() - started
     size = discarded + sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"days={totals['days']} orders={totals['orders']} workers={args.workers} seconds={seconds:.1f} "
-          f"orders_per_second={totals['orders'] / seconds:,.0f} cpu_seconds={_cpu_seconds():.1f} "
+          f"orders_per_second={totals['orders'] / seconds:,.0f} cpu_seconds={_cpu_seconds() - cpu_before:.1f} "
           f"output_mb={size / 2**20:,.0f} "
           f"peak_rss_mb={_peak_mb(resource.RUSAGE_SELF):.0f} "
           f"worker_peak_rss_mb={_peak_mb(resource.RUSAGE_CHILDREN):.0f}", flush=True)
