@@ -4,17 +4,16 @@ file costs in the folder a benchmark writes to.
     .venv/bin/python bench/bench_host.py                 # the system's temporary folder
     .venv/bin/python bench/bench_host.py --tmp /work/tmp  # another folder
 
-Why: on the 2-vCPU machines these benchmarks run on, two processes that each burn 3 CPU seconds
-have taken 4.3 s of wall time, not 3 (the host gives about 1.4 cores to two busy processes, and
-the guest's steal counter does not show it). And creating an empty file has cost 7 µs in one
-folder and 330-500 µs in another of the same file system: it is ext4 without a journal, whose
-inode allocator skips every inode freed in the last 5 minutes (300 s more while the inode table
-block is dirty), reading each one's deletion time (`recently_deleted` under `find_inode_bit`, 46 %
-of the samples in `perf record -g` of a loop creating files). So a benchmark that runs within
-minutes of deleting the last run's 70,000 files (a month of the simulator) pays up to half a
-millisecond a file, about 20-35 CPU seconds, that a landing folder which only grows never pays.
-bench_simulate.py and bench_pipeline.py print this line before they start, so that each figure
-says what it ran on.
+Why: on the 2-vCPU machines these benchmarks run on, both vary. Two processes that each burn 3
+CPU seconds got 1.96-1.97 cores on a quiet host, and 1.12-1.16 while another engineer's simulator
+ran beside them. Creating an empty file has cost 7 µs in one folder and 330-500 µs in another of
+the same file system: it is ext4 without a journal, whose inode allocator skips every inode freed
+in the last 5 minutes (300 s more while the inode table block is dirty), reading each one's
+deletion time (`recently_deleted` under `find_inode_bit`: 46 % of the samples of `perf record -g`
+on a loop creating files). So a benchmark run within minutes of deleting the last run's 70,000
+files (a simulated month) pays up to half a millisecond a file, 20-35 CPU seconds in all, that a
+landing folder which only grows never pays. bench_simulate.py and bench_pipeline.py print this
+line before they start, so that each figure says what it ran on.
 """
 
 from __future__ import annotations
