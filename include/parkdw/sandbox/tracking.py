@@ -422,28 +422,31 @@ class _Journeys:
     """The parcels of one consignment that take the same steps, walked together: each step is one
     event of every parcel, its times as arrays (what one parcel's walk does, parcel by parcel)."""
 
-    def __init__(self, consignment: _Consignment, numbers: list[str], released: np.ndarray, trade_modes: np.ndarray,
+    def __init__(self, consignment: _Consignment, released: np.ndarray, trade_modes: np.ndarray,
                  logistics: np.ndarray, draws: np.ndarray, ids: np.ndarray, out: list[_Block]):
-        self.consignment, self.numbers, self.trade_modes = consignment, numbers, trade_modes
+        self.consignment, self.trade_modes = consignment, trade_modes
         self.logistics, self.draws, self.ids, self.out = logistics, draws, ids, out
         self.last = released  # the time of each parcel's latest event
         self.drawn = self.events = 0
 
     def subset(self, mask: np.ndarray) -> "_Journeys":
         """The parcels where mask is true, going on from where these are."""
-        part = _Journeys(self.consignment, [n for n, keep in zip(self.numbers, mask.tolist()) if keep],
-                         self.last[mask], self.trade_modes[mask], self.logistics[mask], self.draws[mask],
-                         self.ids[mask], self.out)
+        part = _Journeys(self.consignment, self.last[mask], self.trade_modes[mask], self.logistics[mask],
+                         self.draws[mask], self.ids[mask], self.out)
         part.drawn, part.events = self.drawn, self.events
         return part
 
     def draw(self) -> np.ndarray:
         """The next uniform number of each parcel's stream."""
         if self.drawn == self.draws.shape[1]:
-            raise RuntimeError(f"parcel {self.numbers[0]}: drew more than _STREAM_DRAWS ({self.draws.shape[1]}) "
+            raise RuntimeError(f"parcel {self._first()}: drew more than _STREAM_DRAWS ({self.draws.shape[1]}) "
                                "random numbers")
         self.drawn += 1
         return self.draws[:, self.drawn - 1]
+
+    def _first(self) -> str:
+        """The first parcel's logistics number (for a message)."""
+        return json.loads(self.logistics[0].tobytes())
 
     def step(self, code: str, after, low: float, high: float, location: str, mode: str, description: str) -> np.ndarray:
         """The event `low` to `high` hours after `after` (exactly at `after` if high is 0), and at least
@@ -452,7 +455,7 @@ class _Journeys:
         self.last = at = np.maximum(at, self.last + _MINUTE)
         recorded = at + _recording_lags(self.draw())
         if self.events == self.ids.shape[1]:
-            raise RuntimeError(f"parcel {self.numbers[0]}: more than _STREAM_EVENTS ({self.events}) events")
+            raise RuntimeError(f"parcel {self._first()}: more than _STREAM_EVENTS ({self.events}) events")
         self.out.append(_block(_pieces(self.consignment.head, description, code, "parcel", location, mode, None),
                                self.ids[:, self.events], at, location, self.logistics, recorded))
         self.events += 1
@@ -503,8 +506,7 @@ def _parcel_blocks(seed: int, members: list[dict], consignment: _Consignment, po
     for width, group in sorted(by_width.items()):
         draws, ids = _streams([_parcel_key(seed, p, released) for p, released, _ in group])
         trade_modes = np.array([p["trade_mode"] for p, _, _ in group])
-        journeys = _Journeys(consignment, [p["logistics_no"] for p, _, _ in group],
-                             np.array([released for _, released, _ in group], np.int64), trade_modes,
+        journeys = _Journeys(consignment, np.array([released for _, released, _ in group], np.int64), trade_modes,
                              np.frombuffer("".join(n for _, _, n in group).encode(), np.uint8).reshape(-1, width),
                              draws, ids, out)
         retail = np.isin(trade_modes, PARCEL_TRADE_MODES)
@@ -518,7 +520,7 @@ def _sort_key(event: dict) -> tuple[str, str]:
     return event["updated_at"], event["event_id"]
 
 
-def day_blocks(day: date, seed: int, parcels: list[dict]) -> list[_Block]:
+def _day_blocks(day: date, seed: int, parcels: list[dict]) -> list[_Block]:
     """The events of the parcels exported on a day, with their consignments', in blocks of one kind."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for p in parcels:
@@ -538,7 +540,7 @@ def day_blocks(day: date, seed: int, parcels: list[dict]) -> list[_Block]:
 def write_day_events(out: Path, day: date, seed: int, parcels: list[dict]) -> int:
     """Write _sandbox/tracking/<day>.jsonl under `out` for the parcels exported on `day`, in (updated_at,
     event_id) order; return the count."""
-    blocks = day_blocks(day, seed, parcels)
+    blocks = _day_blocks(day, seed, parcels)
     folder = out / TRACKING_DIR
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{day.isoformat()}.jsonl", "wb") as f:
