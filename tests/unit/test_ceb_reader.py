@@ -282,3 +282,26 @@ def test_hostile_files_are_refused_by_the_whole_message_reader_too(tmp_path):
             for escaped in (False, True):
                 text = reader._stylesheet(kind, table, escaped)
                 assert "document(" not in text and "extension-element-prefixes" not in text and "import" not in text
+
+
+def test_a_document_template_writes_what_render_document_writes():
+    """The sandbox renders documents from tuples (DocumentTemplate): the same text as the dict path,
+    including the careful pass for a None (left out) and markup in a value (escaped)."""
+    from parkdw.ceb.writer import DocumentTemplate, render_document
+
+    head_keys = ("orderNo", "guid", "appType", "appTime", "appStatus", "orderType", "ebpCode", "ebpName", "ebcCode",
+                 "ebcName", "goodsValue", "freight", "currency")  # not in XSD order: the template orders them
+    line_keys = ("gnum", "itemNo", "itemName", "unit", "currency", "qty", "price", "totalPrice")
+    template = DocumentTemplate("CEB303Message", head_keys, line_keys)
+    head = ("ORD1", "G-1", "1", "20240304120000", "2", "E", "P1", "平台", "E1", "企业", "12.30", "0", "142")
+    lines = [(1, "SKU1", "耳机", "007", "142", 2, "6.15", "12.30"), (2, "SKU2", "A&B <x>", "007", "142", 1, "1", "1")]
+    for line_values in ([lines[0]], lines):
+        doc = {"head": dict(zip(head_keys, head)), "lines": [dict(zip(line_keys, l)) for l in line_values]}
+        assert template.render(head, line_values) == render_document("CEB303Message", doc)
+    assert "A&amp;B &lt;x&gt;" in template.render(head, lines)
+    receipt = DocumentTemplate("CEB403Message", ("guid", "orderNo", "charge", "currency"))
+    assert receipt.render(("G-2", None, "1.00", "142")) == render_document(
+        "CEB403Message", {"guid": "G-2", "orderNo": None, "charge": "1.00", "currency": "142"})
+    assert "orderNo" not in receipt.render(("G-2", None, "1.00", "142"))
+    with pytest.raises(ValueError, match="not XSD fields"):
+        DocumentTemplate("CEB403Message", ("guid", "orderNumber"))

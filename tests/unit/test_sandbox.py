@@ -172,3 +172,28 @@ def test_document_numbers_never_collide_by_chance():
     invt = {_invt_number(5, date(2024, 1, 1) + timedelta(days=k), s) for k in range(0, 366, 5) for s in range(4_000)}
     assert len(invt) == 74 * 4_000
     assert _invt_number(5, date(2024, 12, 31), _SERIALS_PER_DAY - 1).isdigit()
+
+
+def test_a_days_numbers_drawn_as_columns_are_the_same_numbers():
+    """The order model makes a day's numbers as numpy columns (_numbers): the same numbers as the
+    scalar _number, up to the largest indexes of each kind, where a product needs more than 64 bits."""
+    import numpy as np
+
+    from parkdw.sandbox.columns import mulmod, texts
+    from parkdw.sandbox.generate import _PARCEL_EPOCH, _PARCELS_PER_DAY, _number, _numbers, _parcel_number
+
+    rng = np.random.default_rng(1)
+    for kind, scope, digits in (("order", "2024-03-04", 10), ("pay", "2024-03-04", 12), ("telephone", "2024-03-04", 7),
+                                ("cop", "2024-03-04", 11), ("pre", "2024-03-04", 9), ("invt", "2024", 9)):
+        top = 10 ** digits
+        indexes = np.concatenate([np.arange(50), rng.integers(0, top, 2_000), np.arange(top - 50, top)])
+        assert texts(_numbers(7, kind, scope, indexes, digits)) == [
+            _number(7, kind, scope, int(i), digits) for i in indexes.tolist()]
+    day = date(2027, 9, 22)  # the park's last day: the largest slot of logisticsNo
+    slot = day.toordinal() - _PARCEL_EPOCH
+    indexes = np.array([0, 1, 31_157, _PARCELS_PER_DAY - 1])
+    assert texts(_numbers(7, "parcel", "all days", slot * _PARCELS_PER_DAY + indexes, 13)) == [
+        _parcel_number(7, day, int(i)) for i in indexes.tolist()]
+    big = 10 ** 13 - 1
+    assert mulmod(big, np.array([big, 2 ** 44 - 1 - big, 12345]), 10 ** 13).tolist() == [
+        big * big % 10 ** 13, big * (2 ** 44 - 1 - big) % 10 ** 13, big * 12345 % 10 ** 13]

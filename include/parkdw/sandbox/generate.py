@@ -23,17 +23,18 @@ import csv
 import json
 import math
 import multiprocessing
-from bisect import bisect
 from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache, partial
-from itertools import accumulate
 from pathlib import Path
 
-from parkdw.ceb.writer import assemble_message, render_document
+import numpy as np
+
+from parkdw.ceb.writer import DocumentTemplate, assemble_message, render_document
 from parkdw.sandbox import countries, payments, tracking, world
+from parkdw.sandbox.columns import digit_texts, mulmod, reversed_digits, texts, uuid_bytes, uuid_texts
 from parkdw.sandbox.holidays import is_business_day
 
 FEN = Decimal("0.01")
@@ -155,20 +156,7 @@ def _chinese_new_year(year: int) -> date | None:
             2026: date(2026, 2, 17), 2027: date(2027, 2, 6)}.get(year)
 
 
-class _Weighted:
-    """rng.choices(items, weights)[0] with the cumulative weights built once (the same draws)."""
-
-    def __init__(self, items, weights) -> None:
-        self.items, self.cum = tuple(items), list(accumulate(weights))
-        self.total, self.hi = self.cum[-1] + 0.0, len(self.cum) - 1
-
-    def pick(self, rng):
-        return self.items[bisect(self.cum, rng.random() * self.total, 0, self.hi)]
-
-
 _UNITS_PER_LINE = {"9610": 1, "1210": 1, "9710": 3, "9810": 4}
-_TRADE_MODE = _Weighted([m for m, _ in TRADE_MODES], [w for _, w in TRADE_MODES])
-_DESTINATION = _Weighted(world.DESTINATIONS, [x.weight for x in world.DESTINATIONS])
 
 
 @lru_cache(maxsize=4096)
@@ -231,6 +219,17 @@ _HH = tuple(f"{h:02d}" for h in range(24))
 _MINSEC = tuple(f"{m:02d}{s:02d}" for m in range(60) for s in range(60))  # by second of the hour
 
 
+@lru_cache(maxsize=1)
+def _hms() -> tuple[str, ...]:
+    """HHMMSS by second of the day."""
+    return tuple(f"{hh}{ms}" for hh in _HH for ms in _MINSEC)
+
+
+def _generator(seed: int, *parts: object) -> np.random.Generator:
+    """A numpy stream per (seed, purpose, day), stable across runs and platforms (PCG64)."""
+    return np.random.Generator(np.random.PCG64(int.from_bytes(world.keyed_digest((seed, *parts[:-1]), str(parts[-1])), "big")))
+
+
 class _Day:
     """One origin day's documents by message type and delivery day, and its truth.
 
@@ -246,8 +245,11 @@ class _Day:
         self.midnight = datetime.combine(day, datetime.min.time())
         self.midnight_cst = datetime.combine(day, datetime.min.time(), payments.CST)
         self.fx: dict[str, Decimal] = {}  # rate_for(day, currency), asked three times per order
-        self.rng = world._rng(cfg.seed, "day", day.isoformat())
-        self.defect_rng = world._rng(cfg.seed, "defects", day.isoformat())
+        self.rng = world._rng(cfg.seed, "day", day.isoformat())  # the day's bill lists, summaries and strays
+        # The orders are drawn a column at a time; the defects from their own stream, so that
+        # changing a rate does not move the orders' own draws.
+        self.gen = _generator(cfg.seed, "orders", self.iso)
+        self.defect_gen = _generator(cfg.seed, "defects", self.iso)
         self.rates = vars(cfg.defects)  # a defect's rate by name (asked a dozen times per order)
         self.pending: dict[tuple[date, str], list[str]] = {}  # rendered documents not yet in a file
         self.files: dict[tuple[date, str], int] = {}  # message files written so far
@@ -276,16 +278,21 @@ class _Day:
             rate = self.fx[iso_currency] = rate_for(self.day, iso_currency)
         return rate
 
-    def chance(self, name: str) -> bool:
-        rate = self.rates[name]
-        return rate > 0 and self.defect_rng.random() < rate
+    def stamps(self, seconds: np.ndarray) -> list[str]:
+        """stamp of each time."""
+        ymd, hms = self.ymd, _hms()
+        return [ymd + hms[t] if 0 <= t < _DAY else self.stamp(t) for t in seconds.tolist()]
 
-    def emit(self, message_type: str, doc: dict, delivery: date | None = None) -> date:
-        """Queue a document for its message file (rendered now: later changes to `doc` are not seen)."""
+    def chances(self, name: str, n: int) -> np.ndarray:
+        """Whether each of n documents gets the defect: always n draws, whatever the rate."""
+        return self.defect_gen.random(n) < self.rates[name]
+
+    def emit(self, message_type: str, text: str, delivery: date | None = None) -> date:
+        """Queue a rendered document for its message file."""
         delivery = delivery or self.day
         key = (delivery, message_type)
         docs = self.pending.setdefault(key, [])
-        docs.append(render_document(message_type, doc))
+        docs.append(text)
         if len(docs) == BATCH:
             _write_message_file(self, key, docs)
             del self.pending[key]
@@ -303,7 +310,6 @@ class _Day:
 def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
     """Write one origin day's feeds and return its ground truth."""
     d = _Day(day, cfg, out)
-    rng = d.rng
     firms = [e for e in world.enterprises(cfg.seed) if e.entry_date <= day]
     exporters = [e for e in firms if e.weight > 0]
     _write_registry(day, cfg, out)
@@ -311,12 +317,9 @@ def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
     if is_business_day(day):
         _write_fx(day, out)
     if exporters:
-        firm_of = _Weighted(exporters, [e.weight for e in exporters])
-        previous_order_nos: list[tuple[str, str]] = []
-        consignments: dict[str, list[dict]] = {}
-        summaries: dict[str, list[dict]] = {}
-        for index in range(orders_on(day, cfg)):
-            _one_order(d, index, firm_of.pick(rng), previous_order_nos, consignments, summaries)
+        orders = _draw_orders(d, exporters)
+        _order_documents(d, orders)
+        consignments, summaries = _declare_all(d, orders)
         _bill_lists(d, consignments)
         _summaries(d, summaries)
         _orphans(d)
@@ -332,245 +335,413 @@ def simulate_day(day: date, cfg: SimulationConfig, out: Path) -> dict:
     return d.truth
 
 
-def _one_order(d: _Day, index: int, firm, previous_order_nos, consignments, summaries) -> None:
-    rng, day, cfg = d.rng, d.day, d.cfg
-    # rng.choice(seq) is seq[below(len(seq))] and rng.randint(a, b) is a + below(b - a + 1), the same
-    # draws without randrange's argument checks (a microsecond per randint, several per order).
-    below = rng._randbelow
-    trade_mode = _TRADE_MODE.pick(rng)
-    dest = _DESTINATION.pick(rng)
-    platform = world.PLATFORMS[below(len(world.PLATFORMS))]
-    currency, iso = ("502", "USD") if trade_mode in ("9710", "9810") else ("142", "CNY")
-    size = _UNITS_PER_LINE[trade_mode]
-    order_no = f"{platform[0][-3:]}{d.ymd}{_number(cfg.seed, 'order', d.iso, index, 10)}"
-    if previous_order_nos and d.chance("order_no_reuse"):
-        reused_no, other_platform = rng.choice(previous_order_nos)
-        candidates = [p for p in world.PLATFORMS if p[0] != other_platform]
-        platform, order_no = rng.choice(candidates), reused_no
-        d.defect("order_no_reuse", order_no=order_no, platforms=[other_platform, platform[0]], expect="loaded")
-    previous_order_nos.append((order_no, platform[0]))
-    logistics_no = f"YX{_parcel_number(cfg.seed, day, index)}"
-    if d.chance("logistics_no_reuse"):
-        earlier = day - timedelta(days=183)
+# Document shapes: the keys of each document the order model renders, in the order its values come.
+_T303 = DocumentTemplate(
+    "CEB303Message",
+    ("guid", "appType", "appTime", "appStatus", "orderType", "orderNo", "ebpCode", "ebpName", "ebcCode", "ebcName",
+     "goodsValue", "freight", "currency"),
+    ("gnum", "itemNo", "itemName", "unit", "currency", "qty", "price", "totalPrice"))
+_T403 = DocumentTemplate(
+    "CEB403Message",
+    ("guid", "appType", "appTime", "appStatus", "ebpCode", "ebpName", "ebcCode", "ebcName", "orderNo", "payCode",
+     "payName", "payNo", "charge", "currency", "accountingDate"))
+_WAYBILL_KEYS = ("guid", "appType", "appTime", "appStatus", "logisticsCode", "logisticsName", "logisticsNo", "freight",
+                 "insuredFee", "currency", "grossWeight", "packNo", "goodsInfo")
+_T505 = DocumentTemplate("CEB505Message", _WAYBILL_KEYS)
+# A B2C parcel's waybill carries the overseas buyer's telephone (收发货人电话): personal data the
+# warehouse must never pass on in clear.
+_T505_B2C = DocumentTemplate("CEB505Message", (*_WAYBILL_KEYS, "ebcTelephone"))
+_T603 = DocumentTemplate(
+    "CEB603Message",
+    ("guid", "appType", "appTime", "appStatus", "customsCode", "ebpCode", "ebpName", "orderNo", "logisticsCode",
+     "logisticsName", "logisticsNo", "copNo", "ieFlag", "portCode", "ieDate", "statisticsFlag", "agentCode",
+     "agentName", "ebcCode", "ebcName", "ownerCode", "ownerName", "tradeMode", "trafMode", "country", "POD",
+     "freight", "fCurrency", "fFlag", "insuredFee", "iCurrency", "iFlag", "wrapType", "packNo", "grossWeight",
+     "netWeight"),
+    ("gnum", "itemNo", "itemName", "gcode", "gname", "gmodel", "barCode", "country", "currency", "qty", "qty1",
+     "unit", "unit1", "price", "totalPrice"))
+_T604 = DocumentTemplate(
+    "CEB604Message",
+    ("guid", "agentCode", "copNo", "preNo", "invtNo", "ebcCode", "ebpCode", "orderNo", "statisticsFlag",
+     "returnStatus", "returnTime", "returnInfo"))
+_603_APP_TYPE, _603_APP_TIME, _603_LINE_CURRENCY, _603_LINE_QTY, _603_LINE_QTY1, _603_LINE_TOTAL = 1, 2, 8, 9, 10, 14
+_603_LINE_GCODE = 3
+
+_MODES = tuple(m for m, _ in TRADE_MODES)
+_MODE_UNITS = np.array([_UNITS_PER_LINE[m] for m in _MODES])
+_MODE_USD = np.array([m in ("9710", "9810") for m in _MODES])  # declared in USD; the others in CNY
+_MODE_B2C = np.array([m == "9610" for m in _MODES])  # statisticsFlag A; the others B (summary declaration)
+_PRODUCT_FEN = np.array([int(p[3] * 100) for p in world.PRODUCTS])
+_ITEM_NOS = tuple(tuple(f"SKU{p[0][:6]}{gnum}" for gnum in (1, 2)) for p in world.PRODUCTS)
+_VERSIONS = ("wrong_timezone", "resend", "correction", "deletion")  # at most one per declaration, first wins
+_CENTS = tuple(f".{c:02d}" for c in range(100))
+_GRAMS = tuple(f".{g:03d}" for g in range(1000))
+
+
+def _fen_text(fen: int) -> str:
+    """An amount in fen as a Decimal quantized to 0.01 spells it ("12.30", "-0.50")."""
+    return f"{fen // 100}{_CENTS[fen % 100]}" if fen >= 0 else f"-{-fen // 100}{_CENTS[-fen % 100]}"
+
+
+def _fen_texts(fen: np.ndarray) -> list[str]:
+    return [f"{v // 100}{_CENTS[v % 100]}" for v in fen.tolist()]  # (amounts drawn are positive)
+
+
+def _gram_texts(grams: np.ndarray) -> list[str]:
+    """Weights in grams as kilograms with three decimals ("0.450")."""
+    return [f"{g // 1000}{_GRAMS[g % 1000]}" for g in grams.tolist()]
+
+
+def _fen(value: int) -> Decimal:
+    return Decimal(value).scaleb(-2)
+
+
+def _rate_e6(d: _Day, iso_currency: str) -> int:
+    """The day's rate (CNY per unit) in millionths: exact (parities have 4 decimals, JPY's is per 100)."""
+    return int(d.rate(iso_currency) * 1_000_000)
+
+
+def _pick(cumulative: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """The index of each uniform draw's band in cumulative weights (a weighted choice per draw)."""
+    return np.minimum(np.searchsorted(cumulative, draws * cumulative[-1], side="right"), len(cumulative) - 1)
+
+
+_MODE_CUMULATIVE = np.cumsum([w for _, w in TRADE_MODES])
+_DESTINATION_CUMULATIVE = np.cumsum([x.weight for x in world.DESTINATIONS])
+
+
+def _numbers(seed: int, kind: str, scope: str, indexes: np.ndarray, digits: int) -> np.ndarray:
+    """_number of each index, as an (n, digits) array of characters (the same numbers)."""
+    a1, b1, a2, b2, modulus = _permutation_key(seed, kind, scope, digits)
+    first = (mulmod(a1, indexes, modulus) + b1) % modulus
+    return digit_texts((mulmod(a2, reversed_digits(first, digits), modulus) + b2) % modulus, digits)
+
+
+def _prefixed(prefix: str, chars: np.ndarray) -> list[str]:
+    return [prefix + t for t in texts(chars)]
+
+
+@dataclass
+class _Orders:
+    """One origin day's orders as columns: what the day's order model drew, one row per order."""
+
+    firm: list  # the exporting enterprise
+    mode: np.ndarray  # index into _MODES
+    dest: np.ndarray  # index into world.DESTINATIONS
+    platform: np.ndarray  # index into world.PLATFORMS (a reused orderNo moves to another platform)
+    two_lines: np.ndarray
+    product: np.ndarray  # (n, 2): index into world.PRODUCTS per line
+    qty: np.ndarray  # (n, 2)
+    price: np.ndarray  # (n, 2) fen of the declaration's currency
+    app_time: np.ndarray  # seconds after the origin day's midnight (see _Day.stamp)
+    order_no: list[str]
+    logistics_no: list[str]
+    grams: np.ndarray  # gross weight
+
+    def __post_init__(self) -> None:
+        # Rows are read one at a time from here on: Python lists and texts, made once.
+        self.n = len(self.mode)
+        self.rows = list(zip(self.firm, self.mode.tolist(), self.dest.tolist(), self.platform.tolist(),
+                             self.two_lines.tolist(), self.product.tolist(), self.qty.tolist(), self.price.tolist()))
+        self.totals = self.qty * self.price
+        self.price_texts, self.total_texts = _fen_texts(self.price.ravel()), _fen_texts(self.totals.ravel())
+        self.grams_list = self.grams.tolist()
+        self.weight_texts = _gram_texts(self.grams)
+        self.net_weight_texts = _gram_texts(self.grams * 9 // 10)
+
+    def line_values(self, i: int, qty0: int | None = None) -> list[tuple]:
+        """(gnum, product, qty, price fen, total fen) of order i's lines; line 1's quantity as given (a correction)."""
+        _, _, _, _, two_lines, product, qty, price = self.rows[i]
+        out = [(1, product[0], qty0 or qty[0], price[0], (qty0 or qty[0]) * price[0])]
+        if two_lines:
+            out.append((2, product[1], qty[1], price[1], qty[1] * price[1]))
+        return out
+
+
+def _draw_orders(d: _Day, exporters: list) -> _Orders:
+    """Every order of the day, drawn as columns from the day's generator."""
+    g, cfg, n = d.gen, d.cfg, orders_on(d.day, d.cfg)
+    firm_cumulative = np.cumsum([e.weight for e in exporters])
+    firm = [exporters[i] for i in _pick(firm_cumulative, g.random(n)).tolist()]
+    mode = _pick(_MODE_CUMULATIVE, g.random(n))
+    dest = _pick(_DESTINATION_CUMULATIVE, g.random(n))
+    platform = g.integers(0, len(world.PLATFORMS), n)
+    two_lines = g.integers(0, 4, n) == 3
+    product = g.integers(0, len(world.PRODUCTS), (n, 2))
+    qty = (1 + (g.integers(0, 4, (n, 2)) == 3)) * _MODE_UNITS[mode][:, None]
+    price_cny = np.rint(_PRODUCT_FEN[product] * float(PRICE_LEVEL) * (0.7 + 0.6 * g.random((n, 2)))).astype(np.int64)
+    usd = float(d.rate("USD"))
+    price = np.where(_MODE_USD[mode][:, None], np.maximum(1, np.rint(price_cny / usd)).astype(np.int64), price_cny)
+    app_time = 8 * 3600 + g.integers(0, 14 * 3600 + 1, n)
+    index = np.arange(n)
+    numbers = texts(_numbers(cfg.seed, "order", d.iso, index, 10))
+    order_no = [f"{world.PLATFORMS[p][0][-3:]}{d.ymd}{x}" for p, x in zip(platform.tolist(), numbers)]
+    slot = d.day.toordinal() - _PARCEL_EPOCH
+    logistics_no = _prefixed("YX", _numbers(cfg.seed, "parcel", "all days", slot * _PARCELS_PER_DAY + index, 13))
+    _reuse_numbers(d, platform, order_no, logistics_no)
+    return _Orders(firm, mode, dest, platform, two_lines, product, qty, price, app_time, order_no, logistics_no,
+                   450 * np.where(two_lines, qty.sum(axis=1), qty[:, 0]))
+
+
+def _reuse_numbers(d: _Day, platform: np.ndarray, order_no: list[str], logistics_no: list[str]) -> None:
+    """The defects that give an order a number already used: an orderNo of an earlier order of the
+    day on another platform, a logisticsNo of a parcel about six months before."""
+    dg, n = d.defect_gen, len(order_no)
+    reuse_order = d.chances("order_no_reuse", n) & (np.arange(n) > 0)
+    earlier_u, platform_u = dg.random(n), dg.random(n)
+    reuse_parcel, parcel_u = d.chances("logistics_no_reuse", n), dg.random(n)
+    for i in np.flatnonzero(reuse_order).tolist():  # in order: an earlier order may itself reuse a number
+        j = int(earlier_u[i] * i)
+        other = int(platform[j])
+        candidates = [p for p in range(len(world.PLATFORMS)) if p != other]
+        platform[i], order_no[i] = candidates[int(platform_u[i] * len(candidates))], order_no[j]
+        d.defect("order_no_reuse", order_no=order_no[i],
+                 platforms=[world.PLATFORMS[other][0], world.PLATFORMS[platform[i]][0]], expect="loaded")
+    earlier = d.day - timedelta(days=183)
+    for i in np.flatnonzero(reuse_parcel).tolist():
         # Any parcel of that day (not a handful), so a number comes back about once, as carriers recycle.
-        logistics_no = f"YX{_parcel_number(cfg.seed, earlier, rng.randrange(orders_on(earlier, cfg)))}"
-        d.defect("logistics_no_reuse", logistics_no=logistics_no, first_used=earlier.isoformat(), expect="loaded")
+        logistics_no[i] = f"YX{_parcel_number(d.cfg.seed, earlier, int(parcel_u[i] * orders_on(earlier, d.cfg)))}"
+        d.defect("logistics_no_reuse", logistics_no=logistics_no[i], first_used=earlier.isoformat(),
+                 expect="loaded")
 
+
+def _order_documents(d: _Day, o: _Orders) -> None:
+    """Each order's CEB303 order, CEB403 payment receipt and CEB505 waybill, and its payment."""
+    g, cfg, n, ymd = d.gen, d.cfg, o.n, d.ymd
+    guids = texts(uuid_texts(uuid_bytes(g.bytes(48 * n), 3 * n), upper=True))
+    pay_time = o.app_time + 60 * (1 + g.integers(0, 15, n))
+    index = np.arange(n)
+    pay_no = _prefixed(f"P{ymd}", _numbers(cfg.seed, "pay", d.iso, index, 12))
+    telephone = _prefixed("+65 9", _numbers(cfg.seed, "telephone", d.iso, index, 7))
+    totals = o.totals
+    goods_fen = totals[:, 0] + np.where(o.two_lines, totals[:, 1], 0)
+    goods, prices, line_totals = _fen_texts(goods_fen), o.price_texts, o.total_texts
+    app, paid, receipted, shipped = (d.stamps(t) for t in (o.app_time, pay_time, pay_time + 120, o.app_time + 600))
+    rates_e6 = {iso: _rate_e6(d, iso) for iso in payments.CURRENCIES}
+    products, platforms = world.PRODUCTS, world.PLATFORMS
+    logistics_code, logistics_name = world.LOGISTICS
+    for i, (firm, mode, _, platform, two_lines, product, qty, _) in enumerate(o.rows):
+        ebp_code, ebp_name = platforms[platform]
+        currency, iso = ("502", "USD") if _MODE_USD[mode] else ("142", "CNY")
+        order_no, goods_value = o.order_no[i], goods[i]
+        first, second = products[product[0]], products[product[1]]
+        lines = [(1, _ITEM_NOS[product[0]][0], first[1], first[2], currency, qty[0], prices[2 * i], line_totals[2 * i])]
+        if two_lines:
+            lines.append((2, _ITEM_NOS[product[1]][1], second[1], second[2], currency, qty[1], prices[2 * i + 1],
+                          line_totals[2 * i + 1]))
+        d.emit("CEB303Message", _T303.render(
+            (guids[3 * i], "1", app[i], "2", "B" if _MODES[mode] == "9710" else "E", order_no, ebp_code, ebp_name,
+             firm.customs_code, firm.name, goods_value, "0", currency), lines))
+        institution = payments.institution_for(cfg.seed, order_no)
+        d.emit("CEB403Message", _T403.render(
+            (guids[3 * i + 1], "1", receipted[i], "2", ebp_code, ebp_name, firm.customs_code, firm.name, order_no,
+             institution.pay_code, institution.name, pay_no[i], goods_value, currency, paid[i])))
+        # The payer may pay in another currency than the declaration's: convert at the day's parity.
+        pay_currency = payments.currency_for(cfg.seed, order_no, institution)
+        numerator, denominator = int(goods_fen[i]) * rates_e6[iso], rates_e6[pay_currency]
+        d.payments.append({
+            "order_no": order_no, "pay_no": pay_no[i], "ebp_code": ebp_code, "ebc_code": firm.customs_code,
+            "pay_code": institution.pay_code, "currency": pay_currency,
+            "amount": _fen(max(1, (2 * numerator + denominator) // (2 * denominator))),  # half up
+            "paid_at": d.midnight_cst + timedelta(seconds=int(pay_time[i]))})
+        waybill = (guids[3 * i + 2], "1", shipped[i], "2", logistics_code, logistics_name, o.logistics_no[i], "0",
+                   "0", "142", o.weight_texts[i], 1, first[1])
+        d.emit("CEB505Message", _T505_B2C.render((*waybill, telephone[i])) if _MODE_B2C[mode] else _T505.render(waybill))
+    d.truth["orders"] += n
+
+
+@dataclass(eq=False)  # told apart by identity
+class _Declarations:
+    """CEB603 inventory lists, one row each: an order's first declaration, or its re-declaration
+    after customs returned the first."""
+
+    order: np.ndarray  # the order's row in _Orders
+    redeclared: bool
+    declared_at: np.ndarray  # seconds after midnight
+    guid: list[str]
+    release_delay: np.ndarray  # seconds from the 120 (stored) reply to the 800 (released) one
+    bad_hs_code: np.ndarray  # the defects that make customs reject it...
+    nonpositive_amount: np.ndarray
+    currency_variant: np.ndarray
+    version: np.ndarray  # ...and the version defects: index into _VERSIONS, -1 for none
+    late: np.ndarray  # days the inventory file is late (0: on time)
+    resend_days: np.ndarray  # days after the first copy a resent copy arrives
+    variant_u: np.ndarray  # which form a defect takes
+    rejected: np.ndarray
+    redeclare: np.ndarray
+    reply_out_of_order: np.ndarray
+
+    def __post_init__(self) -> None:
+        # One tuple of Python values per declaration, as _declare reads them.
+        self.rows = list(zip(self.guid, *(a.tolist() for a in (
+            self.declared_at, self.version, self.release_delay, self.bad_hs_code, self.nonpositive_amount,
+            self.currency_variant, self.late, self.resend_days, self.variant_u, self.rejected,
+            self.reply_out_of_order))))
+
+
+def _draw_declarations(d: _Day, o: _Orders, order: np.ndarray, redeclared: bool) -> _Declarations:
+    g, m = d.gen, len(order)
+    guid = texts(uuid_texts(uuid_bytes(g.bytes(16 * m), m), upper=True))
+    declared_at = o.app_time[order] + (7200 if redeclared else 0) + 1200
+    release_delay = 60 * (5 + g.integers(0, 86, m))
+    reject_u, redeclare_u, variant_u = g.random(m), g.random(m), g.random(m)
+    late_days, resend_days = g.integers(1, 4, m), g.integers(0, 2, m)
+    bad_hs = d.chances("bad_hs_code", m) & (not redeclared)
+    nonpositive = d.chances("nonpositive_amount", m) & (not redeclared) & ~bad_hs
+    customs_rejects = bad_hs | nonpositive
+    cny = ~_MODE_USD[o.mode[order]]
+    currency_variant = d.chances("currency_variant", m) & cny
+    versions = np.stack([d.chances(name, m) for name in _VERSIONS])
+    version = np.where(versions.any(axis=0), versions.argmax(axis=0), -1)
+    version[customs_rejects] = -1
+    late = np.where(d.chances("late_file", m), late_days, 0)
+    deleted = version == _VERSIONS.index("deletion")
+    rejected = ~deleted & (customs_rejects | (reject_u < REJECT_RATE))
+    redeclare = rejected & ~customs_rejects & (redeclare_u < REDECLARE_RATE) & (not redeclared)
+    reply_out_of_order = d.chances("reply_out_of_order", m) & ~deleted & ~rejected
+    return _Declarations(order, redeclared, declared_at, guid, release_delay, bad_hs, nonpositive, currency_variant,
+                         version, late, resend_days, variant_u, rejected, redeclare, reply_out_of_order)
+
+
+def _declare_all(d: _Day, o: _Orders) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+    """Every order's declaration, and the re-declarations of those customs returned."""
+    first = _draw_declarations(d, o, np.arange(o.n), redeclared=False)
+    again = _draw_declarations(d, o, first.order[first.redeclare], redeclared=True)
+    consignments: dict[str, list[dict]] = {}
+    summaries: dict[str, list[dict]] = {}
+    rows = [(int(i), first, k) for k, i in enumerate(first.order.tolist())]
+    rows += [(int(i), again, k) for k, i in enumerate(again.order.tolist())]
+    rows.sort(key=lambda row: (row[0], row[1].redeclared))  # a re-declaration right after the first
+    serials = {decl: 2 * decl.order + decl.redeclared for decl in (first, again)}
+    numbers = {decl: (_prefixed(f"C{d.ymd}", _numbers(d.cfg.seed, "cop", d.iso, serials[decl], 11)),
+                      _prefixed(f"E{d.ymd}", _numbers(d.cfg.seed, "pre", d.iso, serials[decl], 9)),
+                      _prefixed(f"8000{d.ymd[:4]}E", _numbers(d.cfg.seed, "invt", str(d.day.year),
+                                                              (d.day.timetuple().tm_yday - 1) * _SERIALS_PER_DAY
+                                                              + serials[decl], 9)),
+                      d.stamps(decl.declared_at))
+               for decl in (first, again)}
+    for i, decl, k in rows:
+        _declare(d, o, i, decl, k, numbers[decl], consignments, summaries)
+    return consignments, summaries
+
+
+def _declare(d: _Day, o: _Orders, i: int, decl: _Declarations, k: int, numbers, consignments, summaries) -> None:
+    """A CEB603 inventory list, its defects and its CEB604 reply history, and what it adds to the truth."""
+    day, truth = d.day, d.truth
+    firm, mode_index, dest, platform, two_lines, _, _, _ = o.rows[i]
+    dest, mode = world.DESTINATIONS[dest], _MODES[mode_index]
+    cop_nos, pre_nos, invt_nos, declared_stamps = numbers
+    (guid, declared_at, version, release_delay, bad_hs_code, nonpositive_amount, currency_variant, late, resend_days,
+     variant_u, rejected, reply_out_of_order) = decl.rows[k]
+    currency, iso = ("502", "USD") if _MODE_USD[mode_index] else ("142", "CNY")
+    ebp_code, ebp_name = world.PLATFORMS[platform]
+    statistics_flag = "A" if mode == "9610" else "B"
+    head = [guid, "1", declared_stamps[k], "2", world.CUSTOMS_CODE, ebp_code, ebp_name, o.order_no[i],
+            world.LOGISTICS[0], world.LOGISTICS[1], o.logistics_no[i], cop_nos[k], "E", world.PORT_BY_ROUTE[dest.route],
+            d.ymd, statistics_flag, world.AGENT[0], world.AGENT[1], firm.customs_code, firm.name, firm.customs_code,
+            firm.name, mode, dest.traf_mode, dest.country, dest.pod[2:], "0", currency, "3", "0", currency, "3", "2", 1,
+            o.weight_texts[i], o.net_weight_texts[i]]
+    values = o.line_values(i)
     lines = []
-    products = world.PRODUCTS
-    for gnum in range(1, (1, 1, 1, 2)[below(4)] + 1):
-        gcode, gname, unit, base_price = products[below(len(products))]
-        qty = Decimal((1, 1, 1, 2)[below(4)] * size)
-        price = (base_price * PRICE_LEVEL * Decimal(str(0.7 + (1.3 - 0.7) * rng.random()))).quantize(FEN)  # rng.uniform
-        if iso != "CNY":
-            price = (price / d.rate(iso)).quantize(FEN)
-        lines.append({"gnum": gnum, "gcode": gcode, "gname": gname, "unit": unit, "qty": qty, "price": price,
-                      "total": (qty * price).quantize(FEN), "item_no": f"SKU{gcode[:6]}{gnum}", "currency": currency})
-    app_time = 8 * 3600 + below(14 * 3600 + 1)  # seconds after midnight (see _Day.stamp)
-    goods_value = sum(l["total"] for l in lines)
-
-    order = {
-        "head": {"guid": _guid(rng), "appType": "1", "appTime": d.stamp(app_time), "appStatus": "2",
-                 "orderType": "B" if trade_mode == "9710" else "E", "orderNo": order_no,
-                 "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": firm.customs_code,
-                 "ebcName": firm.name, "goodsValue": goods_value, "freight": "0", "currency": currency},
-        "lines": [{"gnum": l["gnum"], "itemNo": l["item_no"], "itemName": l["gname"], "unit": l["unit"],
-                   "currency": currency, "qty": l["qty"], "price": l["price"], "totalPrice": l["total"]}
-                  for l in lines],
-    }
-    d.emit("CEB303Message", order)
-    d.truth["orders"] += 1
-    pay_time = app_time + 60 * (1 + below(15))
-    institution = payments.institution_for(cfg.seed, order_no)
-    pay_no = f"P{d.ymd}{_number(cfg.seed, 'pay', d.iso, index, 12)}"
-    d.emit("CEB403Message", {
-        "guid": _guid(rng), "appType": "1", "appTime": d.stamp(pay_time + 120), "appStatus": "2",
-        "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
-        "orderNo": order_no, "payCode": institution.pay_code, "payName": institution.name,
-        "payNo": pay_no, "charge": goods_value, "currency": currency, "accountingDate": d.stamp(pay_time)})
-    # The payer may pay in another currency than the declaration's: convert at the day's parity.
-    pay_currency = payments.currency_for(cfg.seed, order_no, institution)
-    goods_cny = goods_value * d.rate(iso)
-    d.payments.append({
-        "order_no": order_no, "pay_no": pay_no, "ebp_code": platform[0], "ebc_code": firm.customs_code,
-        "pay_code": institution.pay_code, "currency": pay_currency,
-        "amount": max(FEN, (goods_cny / d.rate(pay_currency)).quantize(FEN, ROUND_HALF_UP)),
-        "paid_at": d.midnight_cst + timedelta(seconds=pay_time)})
-    weight = (sum(l["qty"] for l in lines) * Decimal("0.45")).quantize(Decimal("0.001"))
-    d.emit("CEB505Message", {
-        "guid": _guid(rng), "appType": "1", "appTime": d.stamp(app_time + 600), "appStatus": "2",
-        "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1], "logisticsNo": logistics_no,
-        "freight": "0", "insuredFee": "0", "currency": "142", "grossWeight": weight, "packNo": 1,
-        "goodsInfo": lines[0]["gname"],
-        # A B2C parcel's waybill carries the overseas buyer's telephone (收发货人电话): personal data
-        # the warehouse must never pass on in clear. From a hash, so no random draw shifts.
-        **({"ebcTelephone": f"+65 9{_number(cfg.seed, 'telephone', d.iso, index, 7)}"} if trade_mode == "9610" else {})})
-
-    _declare(d, index, firm, platform, trade_mode, dest, iso, order_no, logistics_no, lines, app_time, weight,
-             consignments, summaries, redeclared=False)
-
-
-def _inventory_doc(d: _Day, serial, guid, firm, platform, trade_mode, dest, currency, order_no, logistics_no,
-                   lines, app_time, weight) -> dict:
-    return {
-        "head": {"guid": guid, "appType": "1", "appTime": d.stamp(app_time), "appStatus": "2",
-                 "customsCode": world.CUSTOMS_CODE, "ebpCode": platform[0], "ebpName": platform[1],
-                 "orderNo": order_no, "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1],
-                 "logisticsNo": logistics_no, "copNo": f"C{d.ymd}{_number(d.cfg.seed, 'cop', d.iso, serial, 11)}", "ieFlag": "E",
-                 "portCode": world.PORT_BY_ROUTE[dest.route], "ieDate": d.ymd,
-                 "statisticsFlag": "A" if trade_mode == "9610" else "B", "agentCode": world.AGENT[0],
-                 "agentName": world.AGENT[1], "ebcCode": firm.customs_code, "ebcName": firm.name,
-                 "ownerCode": firm.customs_code, "ownerName": firm.name, "tradeMode": trade_mode,
-                 "trafMode": dest.traf_mode, "country": dest.country, "POD": dest.pod[2:],
-                 "freight": "0", "fCurrency": currency, "fFlag": "3", "insuredFee": "0",
-                 "iCurrency": currency, "iFlag": "3", "wrapType": "2", "packNo": 1,
-                 "grossWeight": weight, "netWeight": (weight * Decimal("0.9")).quantize(Decimal("0.001"))},
-        "lines": [{"gnum": l["gnum"], "itemNo": l["item_no"], "itemName": l["gname"], "gcode": l["gcode"],
-                   "gname": l["gname"], "gmodel": "标准", "barCode": "无", "country": dest.country,
-                   "currency": l["currency"], "qty": l["qty"], "qty1": l["qty"], "unit": l["unit"],
-                   "unit1": l["unit"], "price": l["price"], "totalPrice": l["total"]} for l in lines],
-    }
-
-
-def _declare(d: _Day, index, firm, platform, trade_mode, dest, iso, order_no, logistics_no, lines, app_time,
-             weight, consignments, summaries, redeclared: bool) -> None:
-    """A CEB603 inventory list, its defects, and its CEB604 reply history."""
-    rng, day = d.rng, d.day
-    currency = lines[0]["currency"]
-    guid = _guid(rng)
-    declared_at = app_time + 1200  # times in seconds after midnight, as in _one_order
-    serial = 2 * index + redeclared  # a re-declaration gets its own numbers
-    doc = _inventory_doc(d, serial, guid, firm, platform, trade_mode, dest, currency, order_no, logistics_no,
-                         lines, declared_at, weight)
-    d.truth["inventories"] += 1
-    d.truth["inventory_lines"] += len(lines)
+    for gnum, p, qty, _, _ in values:
+        gcode, gname, unit, _ = world.PRODUCTS[p]
+        lines.append([gnum, _ITEM_NOS[p][gnum - 1], gname, gcode, gname, "标准", "无", dest.country, currency, qty,
+                      qty, unit, unit, o.price_texts[2 * i + gnum - 1], o.total_texts[2 * i + gnum - 1]])
+    truth["inventories"] += 1
+    truth["inventory_lines"] += len(lines)
 
     # Defects that make customs reject the declaration (and our loader quarantine the document).
-    customs_rejects = False
-    if not redeclared and d.chance("bad_hs_code"):
-        line = doc["lines"][0]
-        if rng.random() < 0.5:
-            line["gcode"] = line["gcode"][:4]
-            d.defect("bad_hs_code", guid=guid, message="CEB603", field="gcode", value=line["gcode"], expect="quarantined")
-        else:
-            line["gcode"] = None
-            d.defect("bad_hs_code", guid=guid, message="CEB603", field="gcode", value=None, expect="quarantined")
-        customs_rejects = True
-    elif not redeclared and d.chance("nonpositive_amount"):
-        line = doc["lines"][-1]
-        line["totalPrice"] = rng.choice((Decimal("0.00"), -line["totalPrice"]))
-        d.defect("nonpositive_amount", guid=guid, message="CEB603", field="totalPrice",
-                 value=str(line["totalPrice"]), expect="quarantined")
-        customs_rejects = True
-    if iso == "CNY" and d.chance("currency_variant"):
-        variant = rng.choice(("CNY", "156"))
-        for line in doc["lines"]:
-            line["currency"] = variant
+    if bad_hs_code:
+        value = lines[0][_603_LINE_GCODE][:4] if variant_u < 0.5 else None
+        lines[0][_603_LINE_GCODE] = value
+        d.defect("bad_hs_code", guid=guid, message="CEB603", field="gcode", value=value, expect="quarantined")
+    elif nonpositive_amount:
+        value = "0.00" if variant_u < 0.5 else _fen_text(-values[-1][4])
+        lines[-1][_603_LINE_TOTAL] = value
+        d.defect("nonpositive_amount", guid=guid, message="CEB603", field="totalPrice", value=value,
+                 expect="quarantined")
+    if currency_variant:
+        variant = "CNY" if variant_u < 0.5 else "156"
+        for line in lines:
+            line[_603_LINE_CURRENCY] = variant
         d.defect("currency_variant", guid=guid, message="CEB603", field="currency", value=variant, expect="loaded")
 
-    # Versions: resends, corrections (appType=2) and deletions (appType=3).
-    final_lines = lines
-    deleted = False
-    inventory_delivery = _delivery(d, "CEB603", guid)
+    inventory_delivery = day + timedelta(days=late)
+    if late:  # most files arrive the same day; some 1-3 days late
+        d.defect("late_file", guid=guid, message="CEB603", delivery_day=inventory_delivery.isoformat(), expect="loaded")
     available = inventory_delivery
-    # At most one version defect per declaration, drawn in this order.
-    version = None if customs_rejects else next(
-        (name for name in ("wrong_timezone", "resend", "correction", "deletion") if d.chance(name)), None)
-    if version == "wrong_timezone":  # before emitting: the document is rendered then
-        doc["head"]["appTime"] = d.stamp(declared_at - 8 * 3600)
-        d.defect("wrong_timezone", guid=guid, message="CEB603", field="appTime", value=doc["head"]["appTime"],
+    final = values
+    name = _VERSIONS[version] if version >= 0 else None
+    if name == "wrong_timezone":
+        head[_603_APP_TIME] = d.stamp(declared_at - 8 * 3600)
+        d.defect("wrong_timezone", guid=guid, message="CEB603", field="appTime", value=head[_603_APP_TIME],
                  expect="loaded")
-    d.emit("CEB603Message", doc, inventory_delivery)
-    if version == "resend":
-        resend_day = day + timedelta(days=rng.randint(0, 1))
-        d.emit("CEB603Message", doc, resend_day)
-        available = min(available, resend_day)  # whichever copy arrives first completes it
+    d.emit("CEB603Message", _T603.render(head, lines), inventory_delivery)
+    if name == "resend":
+        # The partner sends the same document again, with or after the first copy (which completes it).
+        resend_day = inventory_delivery + timedelta(days=resend_days)
+        d.emit("CEB603Message", _T603.render(head, lines), resend_day)
         d.defect("resend", guid=guid, message="CEB603", delivery_day=resend_day.isoformat(), expect="loaded")
-    elif version == "correction":
-        corrected = json.loads(json.dumps(doc, default=str))
-        corrected["head"]["appType"] = "2"
-        corrected["head"]["appTime"] = d.stamp(declared_at + 180)
-        final_lines = [dict(l) for l in lines]
-        final_lines[0]["qty"] = lines[0]["qty"] + 1
-        final_lines[0]["total"] = (final_lines[0]["qty"] * final_lines[0]["price"]).quantize(FEN)
-        corrected["lines"][0]["qty"] = str(final_lines[0]["qty"])
-        corrected["lines"][0]["qty1"] = str(final_lines[0]["qty"])
-        corrected["lines"][0]["totalPrice"] = str(final_lines[0]["total"])
+    elif name == "correction":
         # The correction is a whole document with the final lines: it alone completes the list,
         # whether the original arrives before it or (a late file) after it.
-        available = d.emit("CEB603Message", corrected, day)
+        final = o.line_values(i, qty0=values[0][2] + 1)
+        corrected = [list(line) for line in lines]
+        corrected[0][_603_LINE_QTY] = corrected[0][_603_LINE_QTY1] = final[0][2]
+        corrected[0][_603_LINE_TOTAL] = _fen_text(final[0][4])
+        head[_603_APP_TYPE], head[_603_APP_TIME] = "2", d.stamp(declared_at + 180)
+        d.emit("CEB603Message", _T603.render(head, corrected), day)
+        available = day
         d.defect("correction", guid=guid, message="CEB603", field="qty", expect="loaded")
-    elif version == "deletion":
-        removed = json.loads(json.dumps(doc, default=str))
-        removed["head"]["appType"] = "3"
-        removed["head"]["appTime"] = d.stamp(declared_at + 240)
-        d.emit("CEB603Message", removed, day)
-        deleted = True
-        d.truth["deleted_inventories"] += 1
+    elif name == "deletion":
+        head[_603_APP_TYPE], head[_603_APP_TIME] = "3", d.stamp(declared_at + 240)
+        d.emit("CEB603Message", _T603.render(head, lines), day)
+        truth["deleted_inventories"] += 1
         d.defect("deletion", guid=guid, message="CEB603", expect="loaded")
 
-    reply = {"guid": guid, "agentCode": world.AGENT[0], "copNo": doc["head"]["copNo"],
-             "preNo": f"E{d.ymd}{_number(d.cfg.seed, 'pre', d.iso, serial, 9)}",
-             "invtNo": f"8000{d.ymd[:4]}E{_invt_number(d.cfg.seed, day, serial)}",
-             "ebcCode": firm.customs_code, "ebpCode": platform[0], "orderNo": order_no,
-             "statisticsFlag": doc["head"]["statisticsFlag"]}
+    reply = (guid, world.AGENT[0], cop_nos[k], pre_nos[k], invt_nos[k], firm.customs_code, ebp_code, o.order_no[i],
+             statistics_flag)
     t = declared_at + 300
-    stored = {**reply, "returnStatus": "120", "returnTime": f"{d.stamp(t)}000", "returnInfo": "海关入库"}
-    if deleted:
+    stored = _T604.render((*reply, "120", f"{d.stamp(t)}000", "海关入库"))
+    if name == "deletion":
         d.emit("CEB604Message", stored)
         return
-    rejected = customs_rejects or rng.random() < REJECT_RATE
     if rejected:
         d.emit("CEB604Message", stored)
-        t += 1800
-        d.emit("CEB604Message", {**reply, "returnStatus": "100", "returnTime": f"{d.stamp(t)}000",
-                                 "returnInfo": "退单：申报信息有误"})
-        d.truth["rejected_inventories"] += 1
-        if not redeclared and not customs_rejects and rng.random() < REDECLARE_RATE:
-            _declare(d, index, firm, platform, trade_mode, dest, iso, order_no, logistics_no, lines,
-                     app_time + 7200, weight, consignments, summaries, redeclared=True)
+        d.emit("CEB604Message", _T604.render((*reply, "100", f"{d.stamp(t + 1800)}000", "退单：申报信息有误")))
+        truth["rejected_inventories"] += 1
         return
-    t += 60 * (5 + rng._randbelow(86))  # rng.randint(5, 90) minutes, see _one_order
-    released = {**reply, "returnStatus": RELEASED, "returnTime": f"{d.stamp(t)}000", "returnInfo": "放行"}
-    # Late-evening releases reach the exchange the next day.
-    release_day = day + timedelta(days=1) if t % _DAY >= 23 * 3600 else day
-    release_day = d.emit("CEB604Message", released, release_day)
-    if d.chance("reply_out_of_order"):
+    t += release_delay
+    # Late-evening releases (from 23:00) reach the exchange the next day.
+    release_day = day + timedelta(days=(t + 3600) // _DAY)
+    d.emit("CEB604Message", _T604.render((*reply, RELEASED, f"{d.stamp(t)}000", "放行")), release_day)
+    if reply_out_of_order:
         d.emit("CEB604Message", stored, release_day + timedelta(days=1))
         d.defect("reply_out_of_order", guid=guid, message="CEB604", expect="loaded")
     else:
         d.emit("CEB604Message", stored)
     available = max(available, release_day)
 
-    rate = d.rate(iso)
-    value = sum((l["total"] * rate).quantize(FEN, ROUND_HALF_UP) for l in final_lines)
-    truth = d.truth
+    rate_e4 = _rate_e6(d, iso) // 100  # parities have four decimals
+    value = sum((total * rate_e4 + 5_000) // 10_000 for *_, total in final)  # each line rounded half up to the fen
+    value_cny = _fen(value)
     truth["released_inventories"] += 1
-    truth["released_lines"] += len(final_lines)
-    truth["released_value_cny"] += value
+    truth["released_lines"] += len(final)
+    truth["released_value_cny"] += value_cny
     by_mode = truth["released_value_cny_by_trade_mode"]
-    by_mode[trade_mode] = by_mode.get(trade_mode, Decimal(0)) + value
+    by_mode[mode] = by_mode.get(mode, Decimal(0)) + value_cny
     by_day = truth["released_value_cny_by_available_day"]
-    by_day[available.isoformat()] = by_day.get(available.isoformat(), Decimal(0)) + value
+    by_day[available.isoformat()] = by_day.get(available.isoformat(), Decimal(0)) + value_cny
     lines_by_day = truth["released_lines_by_available_day"]
-    lines_by_day[available.isoformat()] = lines_by_day.get(available.isoformat(), 0) + len(final_lines)
-    d.parcels.append({"logistics_no": logistics_no, "route": dest.route, "country": dest.country, "pod": dest.pod,
-                      "released_at": d.midnight_cst + timedelta(seconds=t), "trade_mode": trade_mode})
-    consignments.setdefault(dest.route, []).append({"logisticsNo": logistics_no, "invtNo": reply["invtNo"],
-                                                    "weight": weight, "dest": dest})
-    if doc["head"]["statisticsFlag"] == "B":
+    lines_by_day[available.isoformat()] = lines_by_day.get(available.isoformat(), 0) + len(final)
+    d.parcels.append({"logistics_no": o.logistics_no[i], "route": dest.route, "country": dest.country,
+                      "pod": dest.pod, "released_at": d.midnight_cst + timedelta(seconds=t), "trade_mode": mode})
+    consignments.setdefault(dest.route, []).append({"logisticsNo": o.logistics_no[i], "invtNo": invt_nos[k],
+                                                    "grams": o.grams_list[i], "dest": dest})
+    if statistics_flag == "B":
         summaries.setdefault(firm.customs_code, []).append(
-            {"firm": firm, "invtNo": reply["invtNo"], "logisticsNo": logistics_no, "lines": final_lines,
-             "weight": weight})
-
-
-def _delivery(d: _Day, message: str, guid: str) -> date:
-    """Most files arrive the same day; some arrive 1-3 days late (a defect the manifest lists)."""
-    if d.chance("late_file"):
-        late = d.day + timedelta(days=d.rng.randint(1, 3))
-        d.defect("late_file", guid=guid, message=message, delivery_day=late.isoformat(), expect="loaded")
-        return late
-    return d.day
+            {"firm": firm, "invtNo": invt_nos[k], "logisticsNo": o.logistics_no[i], "grams": o.grams_list[i],
+             "lines": [(gnum, world.PRODUCTS[p][0]) for gnum, p, *_ in final]})
 
 
 VEHICLES = {"rail_sea": ("3", "西部陆海新通道班列", "X8"), "china_europe_rail": ("3", "中欧班列(渝新欧)", "X9"),
@@ -585,17 +756,18 @@ def _bill_lists(d: _Day, consignments: dict[str, list[dict]]) -> None:
         bill_no = f"{prefix}{day:%y%m%d}{rng.getrandbits(20):07d}"
         for n, start in enumerate(range(0, len(parcels), BATCH)):
             chunk = parcels[start:start + BATCH]
-            d.emit("CEB607Message", {
+            d.emit("CEB607Message", render_document("CEB607Message", {
                 "head": {"guid": _guid(rng), "appType": "1", "appTime": _ts(d.midnight + timedelta(hours=23, minutes=30)),
                          "appStatus": "2", "customsCode": world.CUSTOMS_CODE, "copNo": f"W{day:%Y%m%d}{route[:3]}{n}",
                          "agentCode": world.AGENT[0], "agentName": world.AGENT[1], "trafMode": traf_mode,
                          "trafName": traf_name, "voyageNo": f"{prefix}{day:%m%d}", "billNo": bill_no,
-                         "grossWeight": sum(p["weight"] for p in chunk), "logisticsCode": world.LOGISTICS[0],
+                         "grossWeight": _gram_texts(np.array([sum(p["grams"] for p in chunk)]))[0],
+                         "logisticsCode": world.LOGISTICS[0],
                          "logisticsName": world.LOGISTICS[1], "msgCount": math.ceil(len(parcels) / BATCH),
                          "msgSeqNo": n + 1},
                 "lines": [{"gnum": i + 1, "logisticsNo": p["logisticsNo"], "invtNo": p["invtNo"]}
                           for i, p in enumerate(chunk)],
-            })
+            }))
 
 
 def _summaries(d: _Day, summaries: dict[str, list[dict]]) -> None:
@@ -604,52 +776,53 @@ def _summaries(d: _Day, summaries: dict[str, list[dict]]) -> None:
     for ebc_code, items in sorted(summaries.items()):
         firm = items[0]["firm"]
         sum_no = f"8000{day:%Y%m%d}S{rng.randrange(100_000):05d}"
-        d.emit("CEB701Message", {
+        d.emit("CEB701Message", render_document("CEB701Message", {
             "head": {"guid": _guid(rng), "appType": "1", "appTime": _ts(d.midnight + timedelta(hours=23)),
                      "appStatus": "2", "customsCode": world.CUSTOMS_CODE, "copNo": f"S{day:%Y%m%d}{ebc_code}",
                      "agentCode": world.AGENT[0], "agentName": world.AGENT[1], "ebcCode": ebc_code,
                      "ebcName": firm.name, "declAgentCode": world.AGENT[0], "declAgentName": world.AGENT[1],
                      "summaryFlag": "1", "itemNameFlag": "1", "msgCount": 1, "msgSeqNo": 1},
             "lines": [{"invtNo": i["invtNo"]} for i in items],
-        })
+        }))
         result_lines = []
         for i in items:
-            for line in i["lines"]:
+            for gnum, gcode in i["lines"]:
                 result_lines.append({"invtNo": i["invtNo"], "logisticsNo": i["logisticsNo"],
-                                     "gseqno": len(result_lines) + 1, "gnum": line["gnum"], "gcode": line["gcode"]})
-        weight = sum(i["weight"] for i in items)
-        d.emit("CEB792Message", {
+                                     "gseqno": len(result_lines) + 1, "gnum": gnum, "gcode": gcode})
+        grams = sum(i["grams"] for i in items)
+        weight, net_weight = _gram_texts(np.array([grams, grams * 9 // 10]))
+        d.emit("CEB792Message", render_document("CEB792Message", {
             "head": {"guid": _guid(rng), "customsCode": world.CUSTOMS_CODE, "sumNo": sum_no,
                      "opDate": f"{day + timedelta(days=1):%Y%m%d}090000000", "declSeqNo": f"D{sum_no[1:]}",
                      "decState": "10", "agentCode": world.AGENT[0], "agentName": world.AGENT[1], "ebcCode": ebc_code,
                      "ebcName": firm.name, "declAgentCode": world.AGENT[0], "declAgentName": world.AGENT[1],
-                     "grossWeight": weight, "netWeight": (weight * Decimal("0.9")).quantize(Decimal("0.001")),
+                     "grossWeight": weight, "netWeight": net_weight,
                      "msgCount": 1, "msgSeqNo": 1},
             "lines": result_lines,
-        }, day + timedelta(days=1))
+        }), day + timedelta(days=1))
 
 
 def _orphans(d: _Day) -> None:
     """Receipts and waybills whose order or parcel does not exist (partners' stray messages)."""
     rng, day = d.rng, d.day
     platform = world.PLATFORMS[0]
-    if d.chance("orphan_receipt"):
+    if d.chances("orphan_receipt", 1)[0]:
         order_no = f"ZZ{day:%Y%m%d}{rng.getrandbits(30):010d}"
-        d.emit("CEB403Message", {
+        d.emit("CEB403Message", render_document("CEB403Message", {
             "guid": _guid(rng), "appType": "1", "appTime": f"{day:%Y%m%d}120000", "appStatus": "2",
             "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": "5001999999", "ebcName": "未知企业",
             "orderNo": order_no, "payCode": payments.PAYMENT_INSTITUTIONS[0].pay_code,
             "payName": payments.PAYMENT_INSTITUTIONS[0].name,
             "payNo": f"PZ{rng.getrandbits(40):012d}", "charge": "88.00", "currency": "142",
-            "accountingDate": f"{day:%Y%m%d}115800"})
+            "accountingDate": f"{day:%Y%m%d}115800"}))
         d.defect("orphan_receipt", message="CEB403", order_no=order_no, expect="loaded")
-    if d.chance("orphan_waybill"):
+    if d.chances("orphan_waybill", 1)[0]:
         logistics_no = f"YZ{rng.getrandbits(40):013d}"
-        d.emit("CEB505Message", {
+        d.emit("CEB505Message", render_document("CEB505Message", {
             "guid": _guid(rng), "appType": "1", "appTime": f"{day:%Y%m%d}130000", "appStatus": "2",
             "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1], "logisticsNo": logistics_no,
             "freight": "0", "insuredFee": "0", "currency": "142", "grossWeight": "0.5", "packNo": 1,
-            "goodsInfo": "样品"})
+            "goodsInfo": "样品"}))
         d.defect("orphan_waybill", message="CEB505", logistics_no=logistics_no, expect="loaded")
 
 

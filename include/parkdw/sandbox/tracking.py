@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from parkdw.sandbox import world
+from parkdw.sandbox.columns import uuid_bytes, uuid_texts
 
 TRACKING_DIR = Path("_sandbox") / "tracking"
 _WRITE_BATCH = 1_000  # lines a write: the joined batch (about 400 kB) stays in the CPU cache
@@ -141,30 +142,7 @@ def _epoch(at: datetime) -> int:
     return int(at.replace(microsecond=0).timestamp()) if at.microsecond else int(at.timestamp())
 
 
-# Version-4 UUIDs from 16 random bytes each: the version nibble (high half of byte 6) is 4 and the
-# variant bits (top two of byte 8) are 10, as uuid.UUID(bytes=..., version=4) sets them.
-_HEX = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), np.uint8).reshape(256, 2)
-_DASHES = (8, 13, 18, 23)  # where str(uuid.UUID) puts its dashes
-_HEX_SPANS = ((0, 0, 8), (9, 8, 12), (14, 12, 16), (19, 16, 20), (24, 20, 32))  # (text from, hex from, hex to)
 _MMSS_TEXT = np.frombuffer("".join(_MMSS).encode(), np.uint8).reshape(3600, 5)  # by second of the hour
-
-
-def _uuid_bytes(raw: bytes, n: int) -> np.ndarray:
-    """n version-4 UUIDs, as an (n, 16) array of bytes, from 16 * n random bytes."""
-    ids = np.frombuffer(raw, np.uint8, 16 * n).reshape(n, 16).copy()
-    ids[:, 6] = ids[:, 6] & 0x0F | 0x40
-    ids[:, 8] = ids[:, 8] & 0x3F | 0x80
-    return ids
-
-
-def _uuid_texts(ids: np.ndarray) -> np.ndarray:
-    """The UUIDs of an (n, 16) byte array as str(uuid.UUID) spells them: an (n, 36) array of characters."""
-    digits = _HEX[ids].reshape(len(ids), 32)
-    text = np.empty((len(ids), 36), np.uint8)
-    text[:, _DASHES] = ord("-")
-    for at, low, high in _HEX_SPANS:
-        text[:, at:at + high - low] = digits[:, low:high]
-    return text
 
 
 def _by_hour(t: np.ndarray, hour_text) -> tuple[np.ndarray, list]:
@@ -242,7 +220,7 @@ def _block(pieces: tuple[bytes, ...], ids: np.ndarray, at: np.ndarray, location:
            recorded: np.ndarray) -> _Block:
     """The events' lines; logistics: the logistics numbers as JSON, an (n, width) array of characters."""
     head, what, where, how, by = pieces
-    parts = (head, _uuid_texts(ids), what, _local_texts(at, location), where, logistics, how, _utc_texts(recorded), by)
+    parts = (head, uuid_texts(ids), what, _local_texts(at, location), where, logistics, how, _utc_texts(recorded), by)
     widths = [len(p) if isinstance(p, bytes) else p.shape[1] for p in parts]
     rows = np.empty((len(at), sum(widths)), np.uint8)
     column = 0
@@ -284,7 +262,7 @@ def _streams(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     digests = np.frombuffer(b"".join([hashlib.shake_128(key.encode()).digest(draws + ids) for key in keys]),
                             np.uint8).reshape(len(keys), draws + ids)
     uniform = np.ascontiguousarray(digests[:, :draws]).view("<u4") * _UNIT
-    return uniform, _uuid_bytes(digests[:, draws:].tobytes(), len(keys) * _STREAM_EVENTS).reshape(
+    return uniform, uuid_bytes(digests[:, draws:].tobytes(), len(keys) * _STREAM_EVENTS).reshape(
         len(keys), _STREAM_EVENTS, 16)
 
 
@@ -303,7 +281,7 @@ class _Events:
 
     def blocks(self) -> tuple[_Block, ...]:
         n = len(self.items)
-        ids = _uuid_bytes(self.rng.getrandbits(128 * n).to_bytes(16 * n, "big"), n)
+        ids = uuid_bytes(self.rng.getrandbits(128 * n).to_bytes(16 * n, "big"), n)
         lags = _recording_lags(np.array([item[4] for item in self.items]))
         none = np.frombuffer(b"null", np.uint8).reshape(1, 4)
         return tuple(
