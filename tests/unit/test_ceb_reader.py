@@ -299,9 +299,20 @@ def test_a_document_template_writes_what_render_document_writes():
         doc = {"head": dict(zip(head_keys, head)), "lines": [dict(zip(line_keys, l)) for l in line_values]}
         assert template.render(head, line_values) == render_document("CEB303Message", doc)
     assert "A&amp;B &lt;x&gt;" in template.render(head, lines)
+    # Many documents as columns: a column per key (or one value for all), the lines one after another.
+    heads = [head, ("ORD2", *head[1:7], None, *head[8:]), ("ORD3", *head[1:])]  # a None: left out
+    per_document = [[lines[0]], [lines[0]], lines]  # the last has a line with markup: escaped
+    head_columns = [[h[k] for h in heads] for k in range(len(head_keys))]
+    head_columns[2] = "1"  # the same appType for all
+    flat_lines = [l for ls in per_document for l in ls]
+    line_columns = [[l[k] for l in flat_lines] for k in range(len(line_keys))]
+    assert template.render_columns(head_columns, line_columns, [1, 1, 2]) == [
+        template.render(h, ls) for h, ls in zip(heads, per_document)]
     receipt = DocumentTemplate("CEB403Message", ("guid", "orderNo", "charge", "currency"))
     assert receipt.render(("G-2", None, "1.00", "142")) == render_document(
         "CEB403Message", {"guid": "G-2", "orderNo": None, "charge": "1.00", "currency": "142"})
     assert "orderNo" not in receipt.render(("G-2", None, "1.00", "142"))
+    assert receipt.render_columns([["G-3", "G-4"], ["O3", None], "1.00", "142"]) == [
+        receipt.render(("G-3", "O3", "1.00", "142")), receipt.render(("G-4", None, "1.00", "142"))]
     with pytest.raises(ValueError, match="not XSD fields"):
         DocumentTemplate("CEB403Message", ("guid", "orderNumber"))

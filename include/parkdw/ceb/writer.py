@@ -7,7 +7,9 @@ document as text as soon as it is complete and assemble messages of up to 100 la
 from __future__ import annotations
 
 from collections.abc import Callable
+from bisect import bisect_right
 from functools import lru_cache
+from itertools import accumulate, repeat
 from xml.sax.saxutils import escape
 
 from parkdw.ceb import spec
@@ -93,24 +95,29 @@ class DocumentTemplate:
         self.flat = kind.line is None
         if self.flat == bool(line_keys):
             raise ValueError(f"{message_type}: line keys are for head/list documents only")
-        self._head, self._head_tags = self._compile(kind.head, head_keys, "  " if self.flat else "    ")
+        self._head, self._heads, self._head_tags = self._compile(kind.head, head_keys, "  " if self.flat else "    ")
         if not self.flat:
-            self._line, self._line_tags = self._compile(kind.line, line_keys, "    ")
+            self._line, self._lines, self._line_tags = self._compile(kind.line, line_keys, "    ")
             self._open, self._close = f"  <ceb:{kind.entity}>\n", f"\n  </ceb:{kind.entity}>"
 
     @staticmethod
-    def _compile(element: str, keys: tuple[str, ...], indent: str) -> tuple[Callable[[tuple], str], int]:
+    def _compile(element: str, keys: tuple[str, ...], indent: str) -> tuple[Callable, Callable, int]:
+        """The element's renderer of one tuple of values, its renderer of columns (a list of texts,
+        one per row), and the number of '<' in its markup."""
         position = {k: i for i, k in enumerate(keys)}
         names = [f.name for f in spec.fields(element) if f.name in position]
         if len(names) != len(keys):
             raise ValueError(f"{element}: not XSD fields: {sorted(set(keys) - set(names))}")
         inner = indent + "  "
         body = (f"{indent}<ceb:{element}>\n"
-                + "\n".join(f"{inner}<ceb:{name}>{{v[{position[name]}]!s}}</ceb:{name}>" for name in names)
+                + "\n".join(f"{inner}<ceb:{name}>{{v{position[name]}!s}}</ceb:{name}>" for name in names)
                 + f"\n{indent}</ceb:{element}>")
+        values = ", ".join(f"v{i}" for i in range(len(keys)))
         namespace: dict = {}
-        exec(f"def render(v):\n    return f{body!r}\n", namespace)  # noqa: S102 - code built from the XSD's names only
-        return namespace["render"], 2 * len(names) + 2
+        # Code built from the XSD's names only; the columns' renderer is one comprehension (no call per row).
+        exec(f"def render(v):\n    {values}, = v\n    return f{body!r}\n"  # noqa: S102
+             f"def render_columns(*columns):\n    return [f{body!r} for {values}, in zip(*columns)]\n", namespace)
+        return namespace["render"], namespace["render_columns"], 2 * len(names) + 2
 
     def render(self, head: tuple, lines: list[tuple] = ()) -> str:
         if self.flat:
@@ -123,11 +130,48 @@ class DocumentTemplate:
             return render_document(self.message_type, self.as_dict(head, lines))
         return text
 
+    def render_columns(self, head: list, lines: list = (), lines_per_document: list[int] = ()) -> list[str]:
+        """render() of many documents given as columns: head[k] holds key k's value for every document
+        (a list) or one value for all; lines likewise for the documents' lines, one after another,
+        lines_per_document[i] of them for document i. Columns are checked whole, at C speed; a
+        document with a None or markup in a value is rendered again on its own, by render()."""
+        n = len(lines_per_document) if not self.flat else max(len(c) for c in head if isinstance(c, list))
+        texts = self._heads(*(c if isinstance(c, list) else repeat(c, n) for c in head))
+        redo = set().union(*(_rows_needing_care(c, n) for c in head))
+        if not self.flat:
+            m = sum(lines_per_document)
+            line_texts = self._lines(*(c if isinstance(c, list) else repeat(c, m) for c in lines))
+            starts = list(accumulate(lines_per_document, initial=0))
+            opening, closing = self._open, self._close
+            texts = [f"{opening}{h}\n{line_texts[k]}{closing}" if count == 1
+                     else f"{opening}{h}\n" + "\n".join(line_texts[k:k + count]) + closing
+                     for h, k, count in zip(texts, starts, lines_per_document)]
+            redo.update(bisect_right(starts, k) - 1 for k in set().union(*(_rows_needing_care(c, m) for c in lines)))
+        for i in redo:
+            row = tuple(c[i] if isinstance(c, list) else c for c in head)
+            row_lines = [tuple(c[k] if isinstance(c, list) else c for c in lines)
+                         for k in range(starts[i], starts[i + 1])] if not self.flat else ()
+            texts[i] = self.render(row, row_lines)
+        return texts
+
     def as_dict(self, head: tuple, lines: list[tuple] = ()) -> dict:
         """The document as render_document takes it."""
         if self.flat:
             return dict(zip(self.head_keys, head))
         return {"head": dict(zip(self.head_keys, head)), "lines": [dict(zip(self.line_keys, l)) for l in lines]}
+
+
+def _rows_needing_care(column, n: int):
+    """The rows of a column whose value is None or holds '&' or '<' (all n rows for such a constant)."""
+    if not isinstance(column, list):
+        return range(n) if column is None or "&" in str(column) or "<" in str(column) else ()
+    try:
+        joined = "".join(column)
+    except TypeError:  # numbers (or None) among the values
+        joined = "" if None in column else "".join(map(str, column))
+    if joined and "&" not in joined and "<" not in joined:
+        return ()
+    return [i for i, v in enumerate(column) if v is None or "&" in str(v) or "<" in str(v)]
 
 
 def assemble_message(message_type: str, message_guid: str, documents: list[str], transfer: dict[str, str]) -> str:

@@ -287,6 +287,19 @@ class _Day:
         """Whether each of n documents gets the defect: always n draws, whatever the rate."""
         return self.defect_gen.random(n) < self.rates[name]
 
+    def emit_many(self, message_type: str, texts: list[str]) -> None:
+        """emit each document, all delivered on the origin day."""
+        key = (self.day, message_type)
+        start = 0
+        while start < len(texts):
+            docs = self.pending.setdefault(key, [])
+            take = BATCH - len(docs)
+            docs += texts[start:start + take]
+            start += take
+            if len(docs) == BATCH:
+                _write_message_file(self, key, docs)
+                del self.pending[key]
+
     def emit(self, message_type: str, text: str, delivery: date | None = None) -> date:
         """Queue a rendered document for its message file."""
         delivery = delivery or self.day
@@ -364,8 +377,7 @@ _T604 = DocumentTemplate(
     "CEB604Message",
     ("guid", "agentCode", "copNo", "preNo", "invtNo", "ebcCode", "ebpCode", "orderNo", "statisticsFlag",
      "returnStatus", "returnTime", "returnInfo"))
-_603_APP_TYPE, _603_APP_TIME, _603_LINE_CURRENCY, _603_LINE_QTY, _603_LINE_QTY1, _603_LINE_TOTAL = 1, 2, 8, 9, 10, 14
-_603_LINE_GCODE = 3
+_603_APP_TYPE, _603_APP_TIME, _603_LINE_QTY, _603_LINE_QTY1, _603_LINE_TOTAL = 1, 2, 9, 10, 14  # positions in the keys
 
 _MODES = tuple(m for m, _ in TRADE_MODES)
 _MODE_UNITS = np.array([_UNITS_PER_LINE[m] for m in _MODES])
@@ -439,23 +451,28 @@ class _Orders:
     grams: np.ndarray  # gross weight
 
     def __post_init__(self) -> None:
-        # Rows are read one at a time from here on: Python lists and texts, made once.
+        # The orders' lines, one after another (an order has one or two), and the texts the documents
+        # take from them, made once.
         self.n = len(self.mode)
-        self.rows = list(zip(self.firm, self.mode.tolist(), self.dest.tolist(), self.platform.tolist(),
-                             self.two_lines.tolist(), self.product.tolist(), self.qty.tolist(), self.price.tolist()))
+        self.lines_per_order = 1 + self.two_lines.astype(np.int64)
+        self.line_order = np.repeat(np.arange(self.n), self.lines_per_order)
+        self.first_line = np.concatenate([[0], np.cumsum(self.lines_per_order)[:-1]])
+        k = np.arange(len(self.line_order)) - self.first_line[self.line_order]  # 0 or 1: the line in its order
+        product = self.product[self.line_order, k].tolist()
+        self.line_qty_array, self.line_price_array = self.qty[self.line_order, k], self.price[self.line_order, k]
+        self.line_gnum = (k + 1).tolist()
+        self.line_item_no = [_ITEM_NOS[p][g - 1] for p, g in zip(product, self.line_gnum)]
+        self.line_gcode, self.line_gname, self.line_unit = ([world.PRODUCTS[p][field] for p in product]
+                                                            for field in range(3))
+        self.line_qty = self.line_qty_array.tolist()
+        self.line_price = _fen_texts(self.line_price_array)
+        self.line_total = _fen_texts(self.line_qty_array * self.line_price_array)
         self.totals = self.qty * self.price
-        self.price_texts, self.total_texts = _fen_texts(self.price.ravel()), _fen_texts(self.totals.ravel())
+        self.platform_codes, self.platform_names = ([world.PLATFORMS[p][field] for p in self.platform.tolist()]
+                                                    for field in range(2))
         self.grams_list = self.grams.tolist()
         self.weight_texts = _gram_texts(self.grams)
         self.net_weight_texts = _gram_texts(self.grams * 9 // 10)
-
-    def line_values(self, i: int, qty0: int | None = None) -> list[tuple]:
-        """(gnum, product, qty, price fen, total fen) of order i's lines; line 1's quantity as given (a correction)."""
-        _, _, _, _, two_lines, product, qty, price = self.rows[i]
-        out = [(1, product[0], qty0 or qty[0], price[0], (qty0 or qty[0]) * price[0])]
-        if two_lines:
-            out.append((2, product[1], qty[1], price[1], qty[1] * price[1]))
-        return out
 
 
 def _draw_orders(d: _Day, exporters: list) -> _Orders:
@@ -512,53 +529,62 @@ def _order_documents(d: _Day, o: _Orders) -> None:
     pay_time = o.app_time + 60 * (1 + g.integers(0, 15, n))
     index = np.arange(n)
     pay_no = _prefixed(f"P{ymd}", _numbers(cfg.seed, "pay", d.iso, index, 12))
-    telephone = _prefixed("+65 9", _numbers(cfg.seed, "telephone", d.iso, index, 7))
-    totals = o.totals
-    goods_fen = totals[:, 0] + np.where(o.two_lines, totals[:, 1], 0)
-    goods, prices, line_totals = _fen_texts(goods_fen), o.price_texts, o.total_texts
-    app, paid, receipted, shipped = (d.stamps(t) for t in (o.app_time, pay_time, pay_time + 120, o.app_time + 600))
+    goods_fen = o.totals[:, 0] + np.where(o.two_lines, o.totals[:, 1], 0)
+    goods = _fen_texts(goods_fen)
+    currency = np.where(_MODE_USD[o.mode], "502", "142").tolist()
+    ebp_code, ebp_name = o.platform_codes, o.platform_names
+    ebc_code, ebc_name = [f.customs_code for f in o.firm], [f.name for f in o.firm]
+    line_currency = [currency[i] for i in o.line_order.tolist()]
+    d.emit_many("CEB303Message", _T303.render_columns(
+        [guids[0::3], "1", d.stamps(o.app_time), "2", np.where(o.mode == _MODES.index("9710"), "B", "E").tolist(),
+         o.order_no, ebp_code, ebp_name, ebc_code, ebc_name, goods, "0", currency],
+        [o.line_gnum, o.line_item_no, o.line_gname, o.line_unit, line_currency, o.line_qty, o.line_price,
+         o.line_total], o.lines_per_order))
+
+    institutions = [payments.institution_for(cfg.seed, order_no) for order_no in o.order_no]
+    d.emit_many("CEB403Message", _T403.render_columns(
+        [guids[1::3], "1", d.stamps(pay_time + 120), "2", ebp_code, ebp_name, ebc_code, ebc_name, o.order_no,
+         [i.pay_code for i in institutions], [i.name for i in institutions], pay_no, goods, currency,
+         d.stamps(pay_time)]))
+    # The payer may pay in another currency than the declaration's: convert at the day's parity.
     rates_e6 = {iso: _rate_e6(d, iso) for iso in payments.CURRENCIES}
-    products, platforms = world.PRODUCTS, world.PLATFORMS
-    logistics_code, logistics_name = world.LOGISTICS
-    for i, (firm, mode, _, platform, two_lines, product, qty, _) in enumerate(o.rows):
-        ebp_code, ebp_name = platforms[platform]
-        currency, iso = ("502", "USD") if _MODE_USD[mode] else ("142", "CNY")
-        order_no, goods_value = o.order_no[i], goods[i]
-        first, second = products[product[0]], products[product[1]]
-        lines = [(1, _ITEM_NOS[product[0]][0], first[1], first[2], currency, qty[0], prices[2 * i], line_totals[2 * i])]
-        if two_lines:
-            lines.append((2, _ITEM_NOS[product[1]][1], second[1], second[2], currency, qty[1], prices[2 * i + 1],
-                          line_totals[2 * i + 1]))
-        d.emit("CEB303Message", _T303.render(
-            (guids[3 * i], "1", app[i], "2", "B" if _MODES[mode] == "9710" else "E", order_no, ebp_code, ebp_name,
-             firm.customs_code, firm.name, goods_value, "0", currency), lines))
-        institution = payments.institution_for(cfg.seed, order_no)
-        d.emit("CEB403Message", _T403.render(
-            (guids[3 * i + 1], "1", receipted[i], "2", ebp_code, ebp_name, firm.customs_code, firm.name, order_no,
-             institution.pay_code, institution.name, pay_no[i], goods_value, currency, paid[i])))
-        # The payer may pay in another currency than the declaration's: convert at the day's parity.
+    declared_rate = np.where(_MODE_USD[o.mode], rates_e6["USD"], rates_e6["CNY"])
+    for i, (order_no, institution, fen, rate, at) in enumerate(zip(o.order_no, institutions, goods_fen.tolist(),
+                                                                  declared_rate.tolist(), pay_time.tolist())):
         pay_currency = payments.currency_for(cfg.seed, order_no, institution)
-        numerator, denominator = int(goods_fen[i]) * rates_e6[iso], rates_e6[pay_currency]
+        numerator, denominator = fen * rate, rates_e6[pay_currency]
         d.payments.append({
-            "order_no": order_no, "pay_no": pay_no[i], "ebp_code": ebp_code, "ebc_code": firm.customs_code,
+            "order_no": order_no, "pay_no": pay_no[i], "ebp_code": ebp_code[i], "ebc_code": ebc_code[i],
             "pay_code": institution.pay_code, "currency": pay_currency,
             "amount": _fen(max(1, (2 * numerator + denominator) // (2 * denominator))),  # half up
-            "paid_at": d.midnight_cst + timedelta(seconds=int(pay_time[i]))})
-        waybill = (guids[3 * i + 2], "1", shipped[i], "2", logistics_code, logistics_name, o.logistics_no[i], "0",
-                   "0", "142", o.weight_texts[i], 1, first[1])
-        d.emit("CEB505Message", _T505_B2C.render((*waybill, telephone[i])) if _MODE_B2C[mode] else _T505.render(waybill))
+            "paid_at": d.midnight_cst + timedelta(seconds=at)})
+
+    # A B2C parcel's waybill carries the overseas buyer's telephone; the others' do not (two shapes).
+    b2c = _MODE_B2C[o.mode]
+    telephone = texts(_numbers(cfg.seed, "telephone", d.iso, index[b2c], 7))
+    stamps, first_gname = d.stamps(o.app_time + 600), [o.line_gname[k] for k in o.first_line.tolist()]
+    waybills: list[str] = [""] * n
+    for rows, template, extra in ((np.flatnonzero(b2c), _T505_B2C, [[f"+65 9{t}" for t in telephone]]),
+                                  (np.flatnonzero(~b2c), _T505, [])):
+        rows = rows.tolist()
+        pick = lambda column: [column[i] for i in rows]  # noqa: E731
+        for i, text in zip(rows, template.render_columns(
+                [pick(guids[2::3]), "1", pick(stamps), "2", world.LOGISTICS[0], world.LOGISTICS[1],
+                 pick(o.logistics_no), "0", "0", "142", pick(o.weight_texts), 1, pick(first_gname), *extra])):
+            waybills[i] = text
+    d.emit_many("CEB505Message", waybills)
     d.truth["orders"] += n
 
 
-@dataclass(eq=False)  # told apart by identity
+@dataclass
 class _Declarations:
     """CEB603 inventory lists, one row each: an order's first declaration, or its re-declaration
-    after customs returned the first."""
+    after customs returned the first (right after it)."""
 
     order: np.ndarray  # the order's row in _Orders
-    redeclared: bool
+    redeclared: np.ndarray
     declared_at: np.ndarray  # seconds after midnight
-    guid: list[str]
+    guid: np.ndarray  # 16 random bytes each
     release_delay: np.ndarray  # seconds from the 120 (stored) reply to the 800 (released) one
     bad_hs_code: np.ndarray  # the defects that make customs reject it...
     nonpositive_amount: np.ndarray
@@ -571,17 +597,17 @@ class _Declarations:
     redeclare: np.ndarray
     reply_out_of_order: np.ndarray
 
-    def __post_init__(self) -> None:
-        # One tuple of Python values per declaration, as _declare reads them.
-        self.rows = list(zip(self.guid, *(a.tolist() for a in (
-            self.declared_at, self.version, self.release_delay, self.bad_hs_code, self.nonpositive_amount,
-            self.currency_variant, self.late, self.resend_days, self.variant_u, self.rejected,
-            self.reply_out_of_order))))
+    def then(self, again: "_Declarations") -> "_Declarations":
+        """Both sets in one, each re-declaration right after its order's first declaration."""
+        row = np.lexsort((np.concatenate([self.redeclared, again.redeclared]),
+                          np.concatenate([self.order, again.order])))
+        return _Declarations(*(np.concatenate([getattr(self, f.name), getattr(again, f.name)])[row]
+                               for f in fields(self)))
 
 
 def _draw_declarations(d: _Day, o: _Orders, order: np.ndarray, redeclared: bool) -> _Declarations:
     g, m = d.gen, len(order)
-    guid = texts(uuid_texts(uuid_bytes(g.bytes(16 * m), m), upper=True))
+    guid = uuid_bytes(g.bytes(16 * m), m)
     declared_at = o.app_time[order] + (7200 if redeclared else 0) + 1200
     release_delay = 60 * (5 + g.integers(0, 86, m))
     reject_u, redeclare_u, variant_u = g.random(m), g.random(m), g.random(m)
@@ -589,8 +615,7 @@ def _draw_declarations(d: _Day, o: _Orders, order: np.ndarray, redeclared: bool)
     bad_hs = d.chances("bad_hs_code", m) & (not redeclared)
     nonpositive = d.chances("nonpositive_amount", m) & (not redeclared) & ~bad_hs
     customs_rejects = bad_hs | nonpositive
-    cny = ~_MODE_USD[o.mode[order]]
-    currency_variant = d.chances("currency_variant", m) & cny
+    currency_variant = d.chances("currency_variant", m) & ~_MODE_USD[o.mode[order]]
     versions = np.stack([d.chances(name, m) for name in _VERSIONS])
     version = np.where(versions.any(axis=0), versions.argmax(axis=0), -1)
     version[customs_rejects] = -1
@@ -599,149 +624,173 @@ def _draw_declarations(d: _Day, o: _Orders, order: np.ndarray, redeclared: bool)
     rejected = ~deleted & (customs_rejects | (reject_u < REJECT_RATE))
     redeclare = rejected & ~customs_rejects & (redeclare_u < REDECLARE_RATE) & (not redeclared)
     reply_out_of_order = d.chances("reply_out_of_order", m) & ~deleted & ~rejected
-    return _Declarations(order, redeclared, declared_at, guid, release_delay, bad_hs, nonpositive, currency_variant,
-                         version, late, resend_days, variant_u, rejected, redeclare, reply_out_of_order)
+    return _Declarations(order, np.full(m, redeclared), declared_at, guid, release_delay, bad_hs, nonpositive,
+                         currency_variant, version, late, resend_days, variant_u, rejected, redeclare,
+                         reply_out_of_order)
 
 
 def _declare_all(d: _Day, o: _Orders) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
-    """Every order's declaration, and the re-declarations of those customs returned."""
+    """Every order's CEB603 inventory list, its defects and its CEB604 reply history, the
+    re-declarations of those customs returned, and what the released ones add to the truth."""
     first = _draw_declarations(d, o, np.arange(o.n), redeclared=False)
-    again = _draw_declarations(d, o, first.order[first.redeclare], redeclared=True)
+    decl = first.then(_draw_declarations(d, o, first.order[first.redeclare], redeclared=True))
+    day, cfg, ymd, m, order = d.day, d.cfg, d.ymd, len(decl.order), decl.order
+    rows, orders = range(m), order.tolist()
+    guid = texts(uuid_texts(decl.guid, upper=True))
+    serial = 2 * order + decl.redeclared
+    cop_no = _prefixed(f"C{ymd}", _numbers(cfg.seed, "cop", d.iso, serial, 11))
+    pre_no = _prefixed(f"E{ymd}", _numbers(cfg.seed, "pre", d.iso, serial, 9))
+    invt_no = _prefixed(f"8000{ymd[:4]}E", _numbers(cfg.seed, "invt", str(day.year),
+                                                    (day.timetuple().tm_yday - 1) * _SERIALS_PER_DAY + serial, 9))
+    mode = o.mode[order]
+    per_order = lambda column: [column[i] for i in orders]  # noqa: E731
+    firm, platform_code, order_no = per_order(o.firm), per_order(o.platform_codes), per_order(o.order_no)
+    ebc_code, ebc_name = [f.customs_code for f in firm], [f.name for f in firm]
+    dest = [world.DESTINATIONS[x] for x in o.dest[order].tolist()]
+    currency = np.where(_MODE_USD[mode], "502", "142").tolist()
+    statistics_flag = np.where(_MODE_B2C[mode], "A", "B").tolist()
+    app_time = d.stamps(decl.declared_at)
+    version = decl.version.tolist()
+    for r in np.flatnonzero(decl.version == _VERSIONS.index("wrong_timezone")).tolist():
+        app_time[r] = d.stamp(int(decl.declared_at[r]) - 8 * 3600)
+        d.defect("wrong_timezone", guid=guid[r], message="CEB603", field="appTime", value=app_time[r],
+                 expect="loaded")
+    delivery = [day + timedelta(days=late) for late in decl.late.tolist()]
+    for r in np.flatnonzero(decl.late).tolist():  # most files arrive the same day; some 1-3 days late
+        d.defect("late_file", guid=guid[r], message="CEB603", delivery_day=delivery[r].isoformat(), expect="loaded")
+
+    # The lines, one after another: each declaration's order's lines.
+    lines_per_declaration = o.lines_per_order[order]
+    line_rows = np.repeat(np.arange(m), lines_per_declaration)
+    starts = np.concatenate([[0], np.cumsum(lines_per_declaration)])
+    order_lines = (o.first_line[order][line_rows] + np.arange(len(line_rows)) - starts[line_rows]).tolist()
+    pick = lambda column: [column[k] for k in order_lines]  # noqa: E731
+    gcode, line_total = pick(o.line_gcode), pick(o.line_total)
+    line_currency = [currency[r] for r in line_rows.tolist()]
+    # Defects that make customs reject the declaration (and our loader quarantine the document).
+    for r in np.flatnonzero(decl.bad_hs_code).tolist():
+        k = int(starts[r])
+        gcode[k] = gcode[k][:4] if decl.variant_u[r] < 0.5 else None
+        d.defect("bad_hs_code", guid=guid[r], message="CEB603", field="gcode", value=gcode[k], expect="quarantined")
+    for r in np.flatnonzero(decl.nonpositive_amount).tolist():
+        k = int(starts[r + 1]) - 1
+        line_total[k] = "0.00" if decl.variant_u[r] < 0.5 else f"-{line_total[k]}"
+        d.defect("nonpositive_amount", guid=guid[r], message="CEB603", field="totalPrice", value=line_total[k],
+                 expect="quarantined")
+    for r in np.flatnonzero(decl.currency_variant).tolist():
+        variant = "CNY" if decl.variant_u[r] < 0.5 else "156"
+        line_currency[starts[r]:starts[r + 1]] = [variant] * int(lines_per_declaration[r])
+        d.defect("currency_variant", guid=guid[r], message="CEB603", field="currency", value=variant, expect="loaded")
+    line_qty, line_unit, line_gname = pick(o.line_qty), pick(o.line_unit), pick(o.line_gname)
+    line_country = [dest[r].country for r in line_rows.tolist()]
+    head = [guid, "1", app_time, "2", world.CUSTOMS_CODE, platform_code, per_order(o.platform_names), order_no,
+            world.LOGISTICS[0], world.LOGISTICS[1], per_order(o.logistics_no), cop_no, "E",
+            [world.PORT_BY_ROUTE[x.route] for x in dest], ymd, statistics_flag, world.AGENT[0], world.AGENT[1],
+            ebc_code, ebc_name, ebc_code, ebc_name, [_MODES[x] for x in mode.tolist()], [x.traf_mode for x in dest],
+            [x.country for x in dest], [x.pod[2:] for x in dest], "0", currency, "3", "0", currency, "3", "2", 1,
+            per_order(o.weight_texts), per_order(o.net_weight_texts)]
+    lines = [pick(o.line_gnum), pick(o.line_item_no), line_gname, gcode, line_gname, "标准", "无", line_country,
+             line_currency, line_qty, line_qty, line_unit, line_unit, pick(o.line_price), line_total]
+    count = lines_per_declaration.tolist()
+    inventories = _T603.render_columns(head, lines, count)
+
+    # Versions: resends, corrections (appType=2) and deletions (appType=3), rendered one at a time.
+    final_qty0 = o.line_qty_array[o.first_line[order]].copy()  # the first line's quantity customs releases
+    def version_of(r: int, app_type: str, seconds: int, first_qty: int | None = None) -> str:
+        row = [c[r] if isinstance(c, list) else c for c in head]
+        row[_603_APP_TYPE], row[_603_APP_TIME] = app_type, d.stamp(seconds)
+        row_lines = [[c[k] if isinstance(c, list) else c for c in lines] for k in range(starts[r], starts[r + 1])]
+        if first_qty is not None:
+            row_lines[0][_603_LINE_QTY] = row_lines[0][_603_LINE_QTY1] = first_qty
+            row_lines[0][_603_LINE_TOTAL] = _fen_text(first_qty * o.line_price_array[order_lines[starts[r]]])
+        return _T603.render(row, row_lines)
+
+    available = list(delivery)
+    stored = _T604.render_columns([guid, world.AGENT[0], cop_no, pre_no, invt_no, ebc_code, platform_code, order_no,
+                                   statistics_flag, "120", [f"{s}000" for s in d.stamps(decl.declared_at + 300)],
+                                   "海关入库"])
+    for r in rows:
+        d.emit("CEB603Message", inventories[r], delivery[r])
+        name = _VERSIONS[version[r]] if version[r] >= 0 else None
+        if name == "resend":
+            # The partner sends the same document again, with or after the first copy (which completes it).
+            resend_day = delivery[r] + timedelta(days=int(decl.resend_days[r]))
+            d.emit("CEB603Message", inventories[r], resend_day)
+            d.defect("resend", guid=guid[r], message="CEB603", delivery_day=resend_day.isoformat(), expect="loaded")
+        elif name == "correction":
+            # The correction is a whole document with the final lines: it alone completes the list,
+            # whether the original arrives before it or (a late file) after it.
+            final_qty0[r] += 1
+            d.emit("CEB603Message", version_of(r, "2", int(decl.declared_at[r]) + 180, int(final_qty0[r])), day)
+            available[r] = day
+            d.defect("correction", guid=guid[r], message="CEB603", field="qty", expect="loaded")
+        elif name == "deletion":
+            d.emit("CEB603Message", version_of(r, "3", int(decl.declared_at[r]) + 240), day)
+            d.defect("deletion", guid=guid[r], message="CEB603", expect="loaded")
+
+    # Replies: 120 (stored) for all; then 100 (returned), or 800 (released) for those neither deleted nor returned.
+    deleted = decl.version == _VERSIONS.index("deletion")
+    released = ~deleted & ~decl.rejected
+    stored_at = decl.declared_at + 300
+    released_at = stored_at + decl.release_delay
+    def reply(rows: list[int], status: str, at: np.ndarray, info: str) -> list[str]:
+        take = lambda column: [column[r] for r in rows]  # noqa: E731
+        return _T604.render_columns([take(guid), world.AGENT[0], take(cop_no), take(pre_no), take(invt_no),
+                                     take(ebc_code), take(platform_code), take(order_no), take(statistics_flag),
+                                     status, [f"{s}000" for s in d.stamps(at[rows])], info])
+
+    returned_rows = np.flatnonzero(decl.rejected).tolist()
+    returned = dict(zip(returned_rows, reply(returned_rows, "100", stored_at + 1800, "退单：申报信息有误")))
+    released_rows = np.flatnonzero(released).tolist()
+    releases = dict(zip(released_rows, reply(released_rows, RELEASED, released_at, "放行")))
+    # Late-evening releases (from 23:00) reach the exchange the next day.
+    release_day = [day + timedelta(days=x) for x in ((released_at + 3600) // _DAY).tolist()]
+    for r in rows:
+        if r in releases:
+            d.emit("CEB604Message", releases[r], release_day[r])
+            if decl.reply_out_of_order[r]:
+                d.emit("CEB604Message", stored[r], release_day[r] + timedelta(days=1))
+                d.defect("reply_out_of_order", guid=guid[r], message="CEB604", expect="loaded")
+                continue
+        d.emit("CEB604Message", stored[r])
+        if r in returned:
+            d.emit("CEB604Message", returned[r])
+
+    # The truth: each line valued at the day's rate, rounded half up to the fen.
+    truth = d.truth
+    truth["inventories"] += m
+    truth["inventory_lines"] += len(line_rows)
+    truth["deleted_inventories"] += int(deleted.sum())
+    truth["rejected_inventories"] += int(decl.rejected.sum())
+    rate_e4 = np.where(_MODE_USD[mode], _rate_e6(d, "USD") // 100, 10_000)
+    line_fen = o.line_qty_array[order_lines] * o.line_price_array[order_lines]
+    first_lines = starts[:-1]
+    line_fen[first_lines] = final_qty0 * o.line_price_array[o.first_line[order]]
+    value = np.add.reduceat((line_fen * rate_e4[line_rows] + 5_000) // 10_000, first_lines)
     consignments: dict[str, list[dict]] = {}
     summaries: dict[str, list[dict]] = {}
-    rows = [(int(i), first, k) for k, i in enumerate(first.order.tolist())]
-    rows += [(int(i), again, k) for k, i in enumerate(again.order.tolist())]
-    rows.sort(key=lambda row: (row[0], row[1].redeclared))  # a re-declaration right after the first
-    serials = {decl: 2 * decl.order + decl.redeclared for decl in (first, again)}
-    numbers = {decl: (_prefixed(f"C{d.ymd}", _numbers(d.cfg.seed, "cop", d.iso, serials[decl], 11)),
-                      _prefixed(f"E{d.ymd}", _numbers(d.cfg.seed, "pre", d.iso, serials[decl], 9)),
-                      _prefixed(f"8000{d.ymd[:4]}E", _numbers(d.cfg.seed, "invt", str(d.day.year),
-                                                              (d.day.timetuple().tm_yday - 1) * _SERIALS_PER_DAY
-                                                              + serials[decl], 9)),
-                      d.stamps(decl.declared_at))
-               for decl in (first, again)}
-    for i, decl, k in rows:
-        _declare(d, o, i, decl, k, numbers[decl], consignments, summaries)
-    return consignments, summaries
-
-
-def _declare(d: _Day, o: _Orders, i: int, decl: _Declarations, k: int, numbers, consignments, summaries) -> None:
-    """A CEB603 inventory list, its defects and its CEB604 reply history, and what it adds to the truth."""
-    day, truth = d.day, d.truth
-    firm, mode_index, dest, platform, two_lines, _, _, _ = o.rows[i]
-    dest, mode = world.DESTINATIONS[dest], _MODES[mode_index]
-    cop_nos, pre_nos, invt_nos, declared_stamps = numbers
-    (guid, declared_at, version, release_delay, bad_hs_code, nonpositive_amount, currency_variant, late, resend_days,
-     variant_u, rejected, reply_out_of_order) = decl.rows[k]
-    currency, iso = ("502", "USD") if _MODE_USD[mode_index] else ("142", "CNY")
-    ebp_code, ebp_name = world.PLATFORMS[platform]
-    statistics_flag = "A" if mode == "9610" else "B"
-    head = [guid, "1", declared_stamps[k], "2", world.CUSTOMS_CODE, ebp_code, ebp_name, o.order_no[i],
-            world.LOGISTICS[0], world.LOGISTICS[1], o.logistics_no[i], cop_nos[k], "E", world.PORT_BY_ROUTE[dest.route],
-            d.ymd, statistics_flag, world.AGENT[0], world.AGENT[1], firm.customs_code, firm.name, firm.customs_code,
-            firm.name, mode, dest.traf_mode, dest.country, dest.pod[2:], "0", currency, "3", "0", currency, "3", "2", 1,
-            o.weight_texts[i], o.net_weight_texts[i]]
-    values = o.line_values(i)
-    lines = []
-    for gnum, p, qty, _, _ in values:
-        gcode, gname, unit, _ = world.PRODUCTS[p]
-        lines.append([gnum, _ITEM_NOS[p][gnum - 1], gname, gcode, gname, "标准", "无", dest.country, currency, qty,
-                      qty, unit, unit, o.price_texts[2 * i + gnum - 1], o.total_texts[2 * i + gnum - 1]])
-    truth["inventories"] += 1
-    truth["inventory_lines"] += len(lines)
-
-    # Defects that make customs reject the declaration (and our loader quarantine the document).
-    if bad_hs_code:
-        value = lines[0][_603_LINE_GCODE][:4] if variant_u < 0.5 else None
-        lines[0][_603_LINE_GCODE] = value
-        d.defect("bad_hs_code", guid=guid, message="CEB603", field="gcode", value=value, expect="quarantined")
-    elif nonpositive_amount:
-        value = "0.00" if variant_u < 0.5 else _fen_text(-values[-1][4])
-        lines[-1][_603_LINE_TOTAL] = value
-        d.defect("nonpositive_amount", guid=guid, message="CEB603", field="totalPrice", value=value,
-                 expect="quarantined")
-    if currency_variant:
-        variant = "CNY" if variant_u < 0.5 else "156"
-        for line in lines:
-            line[_603_LINE_CURRENCY] = variant
-        d.defect("currency_variant", guid=guid, message="CEB603", field="currency", value=variant, expect="loaded")
-
-    inventory_delivery = day + timedelta(days=late)
-    if late:  # most files arrive the same day; some 1-3 days late
-        d.defect("late_file", guid=guid, message="CEB603", delivery_day=inventory_delivery.isoformat(), expect="loaded")
-    available = inventory_delivery
-    final = values
-    name = _VERSIONS[version] if version >= 0 else None
-    if name == "wrong_timezone":
-        head[_603_APP_TIME] = d.stamp(declared_at - 8 * 3600)
-        d.defect("wrong_timezone", guid=guid, message="CEB603", field="appTime", value=head[_603_APP_TIME],
-                 expect="loaded")
-    d.emit("CEB603Message", _T603.render(head, lines), inventory_delivery)
-    if name == "resend":
-        # The partner sends the same document again, with or after the first copy (which completes it).
-        resend_day = inventory_delivery + timedelta(days=resend_days)
-        d.emit("CEB603Message", _T603.render(head, lines), resend_day)
-        d.defect("resend", guid=guid, message="CEB603", delivery_day=resend_day.isoformat(), expect="loaded")
-    elif name == "correction":
-        # The correction is a whole document with the final lines: it alone completes the list,
-        # whether the original arrives before it or (a late file) after it.
-        final = o.line_values(i, qty0=values[0][2] + 1)
-        corrected = [list(line) for line in lines]
-        corrected[0][_603_LINE_QTY] = corrected[0][_603_LINE_QTY1] = final[0][2]
-        corrected[0][_603_LINE_TOTAL] = _fen_text(final[0][4])
-        head[_603_APP_TYPE], head[_603_APP_TIME] = "2", d.stamp(declared_at + 180)
-        d.emit("CEB603Message", _T603.render(head, corrected), day)
-        available = day
-        d.defect("correction", guid=guid, message="CEB603", field="qty", expect="loaded")
-    elif name == "deletion":
-        head[_603_APP_TYPE], head[_603_APP_TIME] = "3", d.stamp(declared_at + 240)
-        d.emit("CEB603Message", _T603.render(head, lines), day)
-        truth["deleted_inventories"] += 1
-        d.defect("deletion", guid=guid, message="CEB603", expect="loaded")
-
-    reply = (guid, world.AGENT[0], cop_nos[k], pre_nos[k], invt_nos[k], firm.customs_code, ebp_code, o.order_no[i],
-             statistics_flag)
-    t = declared_at + 300
-    stored = _T604.render((*reply, "120", f"{d.stamp(t)}000", "海关入库"))
-    if name == "deletion":
-        d.emit("CEB604Message", stored)
-        return
-    if rejected:
-        d.emit("CEB604Message", stored)
-        d.emit("CEB604Message", _T604.render((*reply, "100", f"{d.stamp(t + 1800)}000", "退单：申报信息有误")))
-        truth["rejected_inventories"] += 1
-        return
-    t += release_delay
-    # Late-evening releases (from 23:00) reach the exchange the next day.
-    release_day = day + timedelta(days=(t + 3600) // _DAY)
-    d.emit("CEB604Message", _T604.render((*reply, RELEASED, f"{d.stamp(t)}000", "放行")), release_day)
-    if reply_out_of_order:
-        d.emit("CEB604Message", stored, release_day + timedelta(days=1))
-        d.defect("reply_out_of_order", guid=guid, message="CEB604", expect="loaded")
-    else:
-        d.emit("CEB604Message", stored)
-    available = max(available, release_day)
-
-    rate_e4 = _rate_e6(d, iso) // 100  # parities have four decimals
-    value = sum((total * rate_e4 + 5_000) // 10_000 for *_, total in final)  # each line rounded half up to the fen
-    value_cny = _fen(value)
-    truth["released_inventories"] += 1
-    truth["released_lines"] += len(final)
-    truth["released_value_cny"] += value_cny
-    by_mode = truth["released_value_cny_by_trade_mode"]
-    by_mode[mode] = by_mode.get(mode, Decimal(0)) + value_cny
-    by_day = truth["released_value_cny_by_available_day"]
-    by_day[available.isoformat()] = by_day.get(available.isoformat(), Decimal(0)) + value_cny
+    by_mode, by_day = truth["released_value_cny_by_trade_mode"], truth["released_value_cny_by_available_day"]
     lines_by_day = truth["released_lines_by_available_day"]
-    lines_by_day[available.isoformat()] = lines_by_day.get(available.isoformat(), 0) + len(final)
-    d.parcels.append({"logistics_no": o.logistics_no[i], "route": dest.route, "country": dest.country,
-                      "pod": dest.pod, "released_at": d.midnight_cst + timedelta(seconds=t), "trade_mode": mode})
-    consignments.setdefault(dest.route, []).append({"logisticsNo": o.logistics_no[i], "invtNo": invt_nos[k],
-                                                    "grams": o.grams_list[i], "dest": dest})
-    if statistics_flag == "B":
-        summaries.setdefault(firm.customs_code, []).append(
-            {"firm": firm, "invtNo": invt_nos[k], "logisticsNo": o.logistics_no[i], "grams": o.grams_list[i],
-             "lines": [(gnum, world.PRODUCTS[p][0]) for gnum, p, *_ in final]})
+    for r in released_rows:
+        i, x, value_cny = orders[r], dest[r], _fen(int(value[r]))
+        ready = max(available[r], release_day[r]).isoformat()
+        truth["released_inventories"] += 1
+        truth["released_lines"] += count[r]
+        truth["released_value_cny"] += value_cny
+        mode_code = _MODES[o.mode[i]]
+        by_mode[mode_code] = by_mode.get(mode_code, Decimal(0)) + value_cny
+        by_day[ready] = by_day.get(ready, Decimal(0)) + value_cny
+        lines_by_day[ready] = lines_by_day.get(ready, 0) + count[r]
+        d.parcels.append({"logistics_no": o.logistics_no[i], "route": x.route, "country": x.country, "pod": x.pod,
+                          "released_at": d.midnight_cst + timedelta(seconds=int(released_at[r])),
+                          "trade_mode": mode_code})
+        consignments.setdefault(x.route, []).append({"logisticsNo": o.logistics_no[i], "invtNo": invt_no[r],
+                                                     "grams": o.grams_list[i], "dest": x})
+        if statistics_flag[r] == "B":
+            summaries.setdefault(ebc_code[r], []).append(
+                {"firm": firm[r], "invtNo": invt_no[r], "logisticsNo": o.logistics_no[i], "grams": o.grams_list[i],
+                 "lines": [(o.line_gnum[k], o.line_gcode[k]) for k in order_lines[starts[r]:starts[r + 1]]]})
+    return consignments, summaries
 
 
 VEHICLES = {"rail_sea": ("3", "西部陆海新通道班列", "X8"), "china_europe_rail": ("3", "中欧班列(渝新欧)", "X9"),
