@@ -308,6 +308,9 @@ def test_a_document_template_writes_what_render_document_writes():
     line_columns = [[l[k] for l in flat_lines] for k in range(len(line_keys))]
     assert template.render_columns(head_columns, line_columns, [1, 1, 2]) == [
         template.render(h, ls) for h, ls in zip(heads, per_document)]
+    assert template.render_columns([c[:2] if isinstance(c, list) else c for c in head_columns],
+                                   [c[:2] for c in line_columns], [1, 1]) == [
+        template.render(h, ls) for h, ls in zip(heads[:2], per_document[:2])]  # one line each
     receipt = DocumentTemplate("CEB403Message", ("guid", "orderNo", "charge", "currency"))
     assert receipt.render(("G-2", None, "1.00", "142")) == render_document(
         "CEB403Message", {"guid": "G-2", "orderNo": None, "charge": "1.00", "currency": "142"})
