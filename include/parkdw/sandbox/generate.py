@@ -287,18 +287,28 @@ class _Day:
         """Whether each of n documents gets the defect: always n draws, whatever the rate."""
         return self.defect_gen.random(n) < self.rates[name]
 
-    def emit_many(self, message_type: str, texts: list[str]) -> None:
-        """emit each document, all delivered on the origin day."""
-        key = (self.day, message_type)
-        start = 0
-        while start < len(texts):
-            docs = self.pending.setdefault(key, [])
-            take = BATCH - len(docs)
-            docs += texts[start:start + take]
-            start += take
-            if len(docs) == BATCH:
-                _write_message_file(self, key, docs)
-                del self.pending[key]
+    def days(self, offsets: np.ndarray) -> list[date]:
+        """The day that many days after the origin day, for each offset."""
+        dates = {k: self.day + timedelta(days=k) for k in np.unique(offsets).tolist()}
+        return [dates[k] for k in offsets.tolist()]
+
+    def emit_many(self, message_type: str, texts: list[str], deliveries: list[date] | None = None) -> None:
+        """emit each document (delivered on the origin day, or on its day in deliveries)."""
+        groups: dict[date, list[str]] = {self.day: texts}
+        if deliveries is not None and any(when != self.day for when in deliveries):
+            groups = {}
+            for text, when in zip(texts, deliveries):
+                groups.setdefault(when, []).append(text)
+        for delivery, group in groups.items():
+            key, start = (delivery, message_type), 0
+            while start < len(group):
+                docs = self.pending.setdefault(key, [])
+                take = BATCH - len(docs)
+                docs += group[start:start + take]
+                start += take
+                if len(docs) == BATCH:
+                    _write_message_file(self, key, docs)
+                    del self.pending[key]
 
     def emit(self, message_type: str, text: str, delivery: date | None = None) -> date:
         """Queue a rendered document for its message file."""
@@ -655,7 +665,7 @@ def _declare_all(d: _Day, o: _Orders) -> tuple[dict[str, list[dict]], dict[str, 
         app_time[r] = d.stamp(int(decl.declared_at[r]) - 8 * 3600)
         d.defect("wrong_timezone", guid=guid[r], message="CEB603", field="appTime", value=app_time[r],
                  expect="loaded")
-    delivery = [day + timedelta(days=late) for late in decl.late.tolist()]
+    delivery = d.days(decl.late)
     for r in np.flatnonzero(decl.late).tolist():  # most files arrive the same day; some 1-3 days late
         d.defect("late_file", guid=guid[r], message="CEB603", delivery_day=delivery[r].isoformat(), expect="loaded")
 
@@ -705,13 +715,10 @@ def _declare_all(d: _Day, o: _Orders) -> tuple[dict[str, list[dict]], dict[str, 
             row_lines[0][_603_LINE_TOTAL] = _fen_text(first_qty * o.line_price_array[order_lines[starts[r]]])
         return _T603.render(row, row_lines)
 
+    d.emit_many("CEB603Message", inventories, delivery)
     available = list(delivery)
-    stored = _T604.render_columns([guid, world.AGENT[0], cop_no, pre_no, invt_no, ebc_code, platform_code, order_no,
-                                   statistics_flag, "120", [f"{s}000" for s in d.stamps(decl.declared_at + 300)],
-                                   "海关入库"])
-    for r in rows:
-        d.emit("CEB603Message", inventories[r], delivery[r])
-        name = _VERSIONS[version[r]] if version[r] >= 0 else None
+    for r in np.flatnonzero(decl.version >= 0).tolist():
+        name = _VERSIONS[version[r]]
         if name == "resend":
             # The partner sends the same document again, with or after the first copy (which completes it).
             resend_day = delivery[r] + timedelta(days=int(decl.resend_days[r]))
@@ -733,28 +740,26 @@ def _declare_all(d: _Day, o: _Orders) -> tuple[dict[str, list[dict]], dict[str, 
     released = ~deleted & ~decl.rejected
     stored_at = decl.declared_at + 300
     released_at = stored_at + decl.release_delay
-    def reply(rows: list[int], status: str, at: np.ndarray, info: str) -> list[str]:
-        take = lambda column: [column[r] for r in rows]  # noqa: E731
+
+    def reply(rows: list[int] | range, status: str, at: np.ndarray, info: str) -> list[str]:
+        take = (lambda column: column) if isinstance(rows, range) else (lambda column: [column[r] for r in rows])
         return _T604.render_columns([take(guid), world.AGENT[0], take(cop_no), take(pre_no), take(invt_no),
                                      take(ebc_code), take(platform_code), take(order_no), take(statistics_flag),
                                      status, [f"{s}000" for s in d.stamps(at[rows])], info])
 
-    returned_rows = np.flatnonzero(decl.rejected).tolist()
-    returned = dict(zip(returned_rows, reply(returned_rows, "100", stored_at + 1800, "退单：申报信息有误")))
     released_rows = np.flatnonzero(released).tolist()
-    releases = dict(zip(released_rows, reply(released_rows, RELEASED, released_at, "放行")))
     # Late-evening releases (from 23:00) reach the exchange the next day.
-    release_day = [day + timedelta(days=x) for x in ((released_at + 3600) // _DAY).tolist()]
-    for r in rows:
-        if r in releases:
-            d.emit("CEB604Message", releases[r], release_day[r])
-            if decl.reply_out_of_order[r]:
-                d.emit("CEB604Message", stored[r], release_day[r] + timedelta(days=1))
-                d.defect("reply_out_of_order", guid=guid[r], message="CEB604", expect="loaded")
-                continue
-        d.emit("CEB604Message", stored[r])
-        if r in returned:
-            d.emit("CEB604Message", returned[r])
+    release_offset = (released_at + 3600) // _DAY
+    release_day = d.days(release_offset)
+    d.emit_many("CEB604Message", reply(released_rows, RELEASED, released_at, "放行"),
+                [release_day[r] for r in released_rows])
+    out_of_order = decl.reply_out_of_order
+    d.emit_many("CEB604Message", reply(rows, "120", stored_at, "海关入库"),
+                d.days(np.where(out_of_order, release_offset + 1, 0)))
+    for r in np.flatnonzero(out_of_order).tolist():
+        d.defect("reply_out_of_order", guid=guid[r], message="CEB604", expect="loaded")
+    returned_rows = np.flatnonzero(decl.rejected).tolist()
+    d.emit_many("CEB604Message", reply(returned_rows, "100", stored_at + 1800, "退单：申报信息有误"))
 
     # The truth: each line valued at the day's rate, rounded half up to the fen.
     truth = d.truth
