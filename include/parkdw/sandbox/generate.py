@@ -50,7 +50,24 @@ RELEASED = "800"
 PRICE_LEVEL = Decimal("0.43")
 REJECT_RATE = 0.04  # customs returns (100) a share of declarations...
 REDECLARE_RATE = 0.6  # ...and most of those are declared again under a new guid
-TRANSFER = {"copCode": world.AGENT[0], "copName": world.AGENT[1], "dxpMode": "DXP", "dxpId": "DXPENT0000000001"}
+
+
+@lru_cache(maxsize=None)
+def _doc_text(text: str) -> str:
+    """A text as the documents carry it: its UTF-8 bytes, one character per byte (latin-1).
+
+    Documents are assembled from such texts and written with .encode("latin-1"), which gives their
+    UTF-8 bytes. Python holds a text with one Chinese character in two or four bytes per character,
+    so every f-string, join and scan of a document, and its final UTF-8 encoding, would otherwise
+    widen or narrow all its ASCII markup: a third of the rendering's time. A real Chinese text that
+    reached a document by mistake makes the latin-1 encoding fail rather than pass unnoticed.
+    """
+    return text.encode("utf-8").decode("latin-1")
+
+
+_AGENT = (world.AGENT[0], _doc_text(world.AGENT[1]))
+_LOGISTICS = (world.LOGISTICS[0], _doc_text(world.LOGISTICS[1]))
+TRANSFER = {"copCode": _AGENT[0], "copName": _AGENT[1], "dxpMode": "DXP", "dxpId": "DXPENT0000000001"}
 
 
 @dataclass(frozen=True)
@@ -472,13 +489,13 @@ class _Orders:
         self.line_qty_array, self.line_price_array = self.qty[self.line_order, k], self.price[self.line_order, k]
         self.line_gnum = (k + 1).tolist()
         self.line_item_no = [_ITEM_NOS[p][g - 1] for p, g in zip(product, self.line_gnum)]
-        self.line_gcode, self.line_gname, self.line_unit = ([world.PRODUCTS[p][field] for p in product]
+        self.line_gcode, self.line_gname, self.line_unit = ([_doc_text(world.PRODUCTS[p][field]) for p in product]
                                                             for field in range(3))
         self.line_qty = self.line_qty_array.tolist()
         self.line_price = _fen_texts(self.line_price_array)
         self.line_total = _fen_texts(self.line_qty_array * self.line_price_array)
         self.totals = self.qty * self.price
-        self.platform_codes, self.platform_names = ([world.PLATFORMS[p][field] for p in self.platform.tolist()]
+        self.platform_codes, self.platform_names = ([_doc_text(world.PLATFORMS[p][field]) for p in self.platform.tolist()]
                                                     for field in range(2))
         self.grams_list = self.grams.tolist()
         self.weight_texts = _gram_texts(self.grams)
@@ -543,7 +560,7 @@ def _order_documents(d: _Day, o: _Orders) -> None:
     goods = _fen_texts(goods_fen)
     currency = np.where(_MODE_USD[o.mode], "502", "142").tolist()
     ebp_code, ebp_name = o.platform_codes, o.platform_names
-    ebc_code, ebc_name = [f.customs_code for f in o.firm], [f.name for f in o.firm]
+    ebc_code, ebc_name = [f.customs_code for f in o.firm], [_doc_text(f.name) for f in o.firm]
     line_currency = [currency[i] for i in o.line_order.tolist()]
     d.emit_many("CEB303Message", _T303.render_columns(
         [guids[0::3], "1", d.stamps(o.app_time), "2", np.where(o.mode == _MODES.index("9710"), "B", "E").tolist(),
@@ -554,7 +571,7 @@ def _order_documents(d: _Day, o: _Orders) -> None:
     institutions = [payments.institution_for(cfg.seed, order_no) for order_no in o.order_no]
     d.emit_many("CEB403Message", _T403.render_columns(
         [guids[1::3], "1", d.stamps(pay_time + 120), "2", ebp_code, ebp_name, ebc_code, ebc_name, o.order_no,
-         [i.pay_code for i in institutions], [i.name for i in institutions], pay_no, goods, currency,
+         [i.pay_code for i in institutions], [_doc_text(i.name) for i in institutions], pay_no, goods, currency,
          d.stamps(pay_time)]))
     # The payer may pay in another currency than the declaration's: convert at the day's parity.
     rates_e6 = {iso: _rate_e6(d, iso) for iso in payments.CURRENCIES}
@@ -579,7 +596,7 @@ def _order_documents(d: _Day, o: _Orders) -> None:
         rows = rows.tolist()
         pick = lambda column: [column[i] for i in rows]  # noqa: E731
         for i, text in zip(rows, template.render_columns(
-                [pick(guids[2::3]), "1", pick(stamps), "2", world.LOGISTICS[0], world.LOGISTICS[1],
+                [pick(guids[2::3]), "1", pick(stamps), "2", _LOGISTICS[0], _LOGISTICS[1],
                  pick(o.logistics_no), "0", "0", "142", pick(o.weight_texts), 1, pick(first_gname), *extra])):
             waybills[i] = text
     d.emit_many("CEB505Message", waybills)
@@ -655,7 +672,7 @@ def _declare_all(d: _Day, o: _Orders) -> tuple[dict[str, list[dict]], dict[str, 
     mode = o.mode[order]
     per_order = lambda column: [column[i] for i in orders]  # noqa: E731
     firm, platform_code, order_no = per_order(o.firm), per_order(o.platform_codes), per_order(o.order_no)
-    ebc_code, ebc_name = [f.customs_code for f in firm], [f.name for f in firm]
+    ebc_code, ebc_name = [f.customs_code for f in firm], [_doc_text(f.name) for f in firm]
     dest = [world.DESTINATIONS[x] for x in o.dest[order].tolist()]
     currency = np.where(_MODE_USD[mode], "502", "142").tolist()
     statistics_flag = np.where(_MODE_B2C[mode], "A", "B").tolist()
@@ -694,12 +711,12 @@ def _declare_all(d: _Day, o: _Orders) -> tuple[dict[str, list[dict]], dict[str, 
     line_qty, line_unit, line_gname = pick(o.line_qty), pick(o.line_unit), pick(o.line_gname)
     line_country = [dest[r].country for r in line_rows.tolist()]
     head = [guid, "1", app_time, "2", world.CUSTOMS_CODE, platform_code, per_order(o.platform_names), order_no,
-            world.LOGISTICS[0], world.LOGISTICS[1], per_order(o.logistics_no), cop_no, "E",
-            [world.PORT_BY_ROUTE[x.route] for x in dest], ymd, statistics_flag, world.AGENT[0], world.AGENT[1],
+            _LOGISTICS[0], _LOGISTICS[1], per_order(o.logistics_no), cop_no, "E",
+            [world.PORT_BY_ROUTE[x.route] for x in dest], ymd, statistics_flag, _AGENT[0], _AGENT[1],
             ebc_code, ebc_name, ebc_code, ebc_name, [_MODES[x] for x in mode.tolist()], [x.traf_mode for x in dest],
             [x.country for x in dest], [x.pod[2:] for x in dest], "0", currency, "3", "0", currency, "3", "2", 1,
             per_order(o.weight_texts), per_order(o.net_weight_texts)]
-    lines = [pick(o.line_gnum), pick(o.line_item_no), line_gname, gcode, line_gname, "标准", "无", line_country,
+    lines = [pick(o.line_gnum), pick(o.line_item_no), line_gname, gcode, line_gname, _doc_text("标准"), _doc_text("无"), line_country,
              line_currency, line_qty, line_qty, line_unit, line_unit, pick(o.line_price), line_total]
     count = lines_per_declaration.tolist()
     inventories = _T603.render_columns(head, lines, count)
@@ -743,7 +760,7 @@ def _declare_all(d: _Day, o: _Orders) -> tuple[dict[str, list[dict]], dict[str, 
 
     def reply(rows: list[int] | range, status: str, at: np.ndarray, info: str) -> list[str]:
         take = (lambda column: column) if isinstance(rows, range) else (lambda column: [column[r] for r in rows])
-        return _T604.render_columns([take(guid), world.AGENT[0], take(cop_no), take(pre_no), take(invt_no),
+        return _T604.render_columns([take(guid), _AGENT[0], take(cop_no), take(pre_no), take(invt_no),
                                      take(ebc_code), take(platform_code), take(order_no), take(statistics_flag),
                                      status, [f"{s}000" for s in d.stamps(at[rows])], info])
 
@@ -751,15 +768,15 @@ def _declare_all(d: _Day, o: _Orders) -> tuple[dict[str, list[dict]], dict[str, 
     # Late-evening releases (from 23:00) reach the exchange the next day.
     release_offset = (released_at + 3600) // _DAY
     release_day = d.days(release_offset)
-    d.emit_many("CEB604Message", reply(released_rows, RELEASED, released_at, "放行"),
+    d.emit_many("CEB604Message", reply(released_rows, RELEASED, released_at, _doc_text("放行")),
                 [release_day[r] for r in released_rows])
     out_of_order = decl.reply_out_of_order
-    d.emit_many("CEB604Message", reply(rows, "120", stored_at, "海关入库"),
+    d.emit_many("CEB604Message", reply(rows, "120", stored_at, _doc_text("海关入库")),
                 d.days(np.where(out_of_order, release_offset + 1, 0)))
     for r in np.flatnonzero(out_of_order).tolist():
         d.defect("reply_out_of_order", guid=guid[r], message="CEB604", expect="loaded")
     returned_rows = np.flatnonzero(decl.rejected).tolist()
-    d.emit_many("CEB604Message", reply(returned_rows, "100", stored_at + 1800, "退单：申报信息有误"))
+    d.emit_many("CEB604Message", reply(returned_rows, "100", stored_at + 1800, _doc_text("退单：申报信息有误")))
 
     # The truth: each line valued at the day's rate, rounded half up to the fen.
     truth = d.truth
@@ -807,17 +824,18 @@ def _bill_lists(d: _Day, consignments: dict[str, list[dict]]) -> None:
     rng, day = d.rng, d.day
     for route, parcels in sorted(consignments.items()):
         traf_mode, traf_name, prefix = VEHICLES[route]
+        traf_name = _doc_text(traf_name)
         bill_no = f"{prefix}{day:%y%m%d}{rng.getrandbits(20):07d}"
         for n, start in enumerate(range(0, len(parcels), BATCH)):
             chunk = parcels[start:start + BATCH]
             d.emit("CEB607Message", render_document("CEB607Message", {
                 "head": {"guid": _guid(rng), "appType": "1", "appTime": _ts(d.midnight + timedelta(hours=23, minutes=30)),
                          "appStatus": "2", "customsCode": world.CUSTOMS_CODE, "copNo": f"W{day:%Y%m%d}{route[:3]}{n}",
-                         "agentCode": world.AGENT[0], "agentName": world.AGENT[1], "trafMode": traf_mode,
+                         "agentCode": _AGENT[0], "agentName": _AGENT[1], "trafMode": traf_mode,
                          "trafName": traf_name, "voyageNo": f"{prefix}{day:%m%d}", "billNo": bill_no,
                          "grossWeight": _gram_texts(np.array([sum(p["grams"] for p in chunk)]))[0],
-                         "logisticsCode": world.LOGISTICS[0],
-                         "logisticsName": world.LOGISTICS[1], "msgCount": math.ceil(len(parcels) / BATCH),
+                         "logisticsCode": _LOGISTICS[0],
+                         "logisticsName": _LOGISTICS[1], "msgCount": math.ceil(len(parcels) / BATCH),
                          "msgSeqNo": n + 1},
                 "lines": [{"gnum": i + 1, "logisticsNo": p["logisticsNo"], "invtNo": p["invtNo"]}
                           for i, p in enumerate(chunk)],
@@ -833,8 +851,8 @@ def _summaries(d: _Day, summaries: dict[str, list[dict]]) -> None:
         d.emit("CEB701Message", render_document("CEB701Message", {
             "head": {"guid": _guid(rng), "appType": "1", "appTime": _ts(d.midnight + timedelta(hours=23)),
                      "appStatus": "2", "customsCode": world.CUSTOMS_CODE, "copNo": f"S{day:%Y%m%d}{ebc_code}",
-                     "agentCode": world.AGENT[0], "agentName": world.AGENT[1], "ebcCode": ebc_code,
-                     "ebcName": firm.name, "declAgentCode": world.AGENT[0], "declAgentName": world.AGENT[1],
+                     "agentCode": _AGENT[0], "agentName": _AGENT[1], "ebcCode": ebc_code,
+                     "ebcName": _doc_text(firm.name), "declAgentCode": _AGENT[0], "declAgentName": _AGENT[1],
                      "summaryFlag": "1", "itemNameFlag": "1", "msgCount": 1, "msgSeqNo": 1},
             "lines": [{"invtNo": i["invtNo"]} for i in items],
         }))
@@ -848,8 +866,8 @@ def _summaries(d: _Day, summaries: dict[str, list[dict]]) -> None:
         d.emit("CEB792Message", render_document("CEB792Message", {
             "head": {"guid": _guid(rng), "customsCode": world.CUSTOMS_CODE, "sumNo": sum_no,
                      "opDate": f"{day + timedelta(days=1):%Y%m%d}090000000", "declSeqNo": f"D{sum_no[1:]}",
-                     "decState": "10", "agentCode": world.AGENT[0], "agentName": world.AGENT[1], "ebcCode": ebc_code,
-                     "ebcName": firm.name, "declAgentCode": world.AGENT[0], "declAgentName": world.AGENT[1],
+                     "decState": "10", "agentCode": _AGENT[0], "agentName": _AGENT[1], "ebcCode": ebc_code,
+                     "ebcName": _doc_text(firm.name), "declAgentCode": _AGENT[0], "declAgentName": _AGENT[1],
                      "grossWeight": weight, "netWeight": net_weight,
                      "msgCount": 1, "msgSeqNo": 1},
             "lines": result_lines,
@@ -864,9 +882,10 @@ def _orphans(d: _Day) -> None:
         order_no = f"ZZ{day:%Y%m%d}{rng.getrandbits(30):010d}"
         d.emit("CEB403Message", render_document("CEB403Message", {
             "guid": _guid(rng), "appType": "1", "appTime": f"{day:%Y%m%d}120000", "appStatus": "2",
-            "ebpCode": platform[0], "ebpName": platform[1], "ebcCode": "5001999999", "ebcName": "未知企业",
+            "ebpCode": platform[0], "ebpName": _doc_text(platform[1]), "ebcCode": "5001999999",
+            "ebcName": _doc_text("未知企业"),
             "orderNo": order_no, "payCode": payments.PAYMENT_INSTITUTIONS[0].pay_code,
-            "payName": payments.PAYMENT_INSTITUTIONS[0].name,
+            "payName": _doc_text(payments.PAYMENT_INSTITUTIONS[0].name),
             "payNo": f"PZ{rng.getrandbits(40):012d}", "charge": "88.00", "currency": "142",
             "accountingDate": f"{day:%Y%m%d}115800"}))
         d.defect("orphan_receipt", message="CEB403", order_no=order_no, expect="loaded")
@@ -874,9 +893,9 @@ def _orphans(d: _Day) -> None:
         logistics_no = f"YZ{rng.getrandbits(40):013d}"
         d.emit("CEB505Message", render_document("CEB505Message", {
             "guid": _guid(rng), "appType": "1", "appTime": f"{day:%Y%m%d}130000", "appStatus": "2",
-            "logisticsCode": world.LOGISTICS[0], "logisticsName": world.LOGISTICS[1], "logisticsNo": logistics_no,
+            "logisticsCode": _LOGISTICS[0], "logisticsName": _LOGISTICS[1], "logisticsNo": logistics_no,
             "freight": "0", "insuredFee": "0", "currency": "142", "grossWeight": "0.5", "packNo": 1,
-            "goodsInfo": "样品"}))
+            "goodsInfo": _doc_text("样品")}))
         d.defect("orphan_waybill", message="CEB505", logistics_no=logistics_no, expect="loaded")
 
 
@@ -900,7 +919,7 @@ def _write_message_file(d: _Day, key: tuple[date, str], docs: list[str]) -> None
     name = f"{folder}/{message_type[:6]}_{d.ymd}_{delivery_iso[5:7]}{delivery_iso[8:]}_{n:04d}"
     rel = f"{name}.xml"
     path = f"{d.out}/{rel}"
-    data = xml.encode("utf-8")
+    data = xml.encode("latin-1")  # the UTF-8 bytes (see _doc_text)
     if chance(rates.malformed_file):
         if rng.random() < 0.5:
             bad = data[: len(data) // 2]
@@ -915,7 +934,7 @@ def _write_message_file(d: _Day, key: tuple[date, str], docs: list[str]) -> None
                  expect="quarantined_file")
         return
     if chance(rates.gbk_file):
-        text = xml.replace('encoding="UTF-8"', 'encoding="GBK"')
+        text = data.decode("utf-8").replace('encoding="UTF-8"', 'encoding="GBK"')
         if rng.random() < 0.3:
             text = text.split("\n", 1)[1]  # no declaration at all: the reader must detect GBK
         data = text.encode("gbk")
