@@ -446,6 +446,7 @@ def _pick(cumulative: np.ndarray, draws: np.ndarray) -> np.ndarray:
 
 
 _MODE_CUMULATIVE = np.cumsum([w for _, w in TRADE_MODES])
+
 _DESTINATION_CUMULATIVE = np.cumsum([x.weight for x in world.DESTINATIONS])
 
 
@@ -568,22 +569,32 @@ def _order_documents(d: _Day, o: _Orders) -> None:
         [o.line_gnum, o.line_item_no, o.line_gname, o.line_unit, line_currency, o.line_qty, o.line_price,
          o.line_total], o.lines_per_order))
 
-    institutions = [payments.institution_for(cfg.seed, order_no) for order_no in o.order_no]
+    # The payment institution and the currency the buyer pays in, from their own stream (the order
+    # stream's draws stay where they are).
+    payers = _generator(cfg.seed, "payers", d.iso)
+    institution = _pick(np.cumsum([i.weight for i in payments.PAYMENT_INSTITUTIONS]), payers.random(n))
+    currency_draw = payers.random(n)
+    pay_currency = np.empty(n, dtype=object)
+    for k, inst in enumerate(payments.PAYMENT_INSTITUTIONS):
+        rows = institution == k
+        pay_currency[rows] = np.array([c for c, _ in inst.currency_mix])[
+            _pick(np.cumsum([w for _, w in inst.currency_mix]), currency_draw[rows])]
+    institutions = [payments.PAYMENT_INSTITUTIONS[k] for k in institution.tolist()]
     d.emit_many("CEB403Message", _T403.render_columns(
         [guids[1::3], "1", d.stamps(pay_time + 120), "2", ebp_code, ebp_name, ebc_code, ebc_name, o.order_no,
          [i.pay_code for i in institutions], [_doc_text(i.name) for i in institutions], pay_no, goods, currency,
          d.stamps(pay_time)]))
-    # The payer may pay in another currency than the declaration's: convert at the day's parity.
+    # The payer may pay in another currency than the declaration's: convert at the day's parity,
+    # rounding half up to the fen (the rates in millionths, so exactly).
     rates_e6 = {iso: _rate_e6(d, iso) for iso in payments.CURRENCIES}
     declared_rate = np.where(_MODE_USD[o.mode], rates_e6["USD"], rates_e6["CNY"])
-    for i, (order_no, institution, fen, rate, at) in enumerate(zip(o.order_no, institutions, goods_fen.tolist(),
-                                                                  declared_rate.tolist(), pay_time.tolist())):
-        pay_currency = payments.currency_for(cfg.seed, order_no, institution)
-        numerator, denominator = fen * rate, rates_e6[pay_currency]
+    pay_rate = np.array([rates_e6[c] for c in pay_currency.tolist()], dtype=np.int64)
+    amount = np.maximum(1, (2 * goods_fen * declared_rate + pay_rate) // (2 * pay_rate))
+    for i, (order_no, inst, iso, fen, at) in enumerate(zip(o.order_no, institutions, pay_currency.tolist(),
+                                                         amount.tolist(), pay_time.tolist())):
         d.payments.append({
             "order_no": order_no, "pay_no": pay_no[i], "ebp_code": ebp_code[i], "ebc_code": ebc_code[i],
-            "pay_code": institution.pay_code, "currency": pay_currency,
-            "amount": _fen(max(1, (2 * numerator + denominator) // (2 * denominator))),  # half up
+            "pay_code": inst.pay_code, "currency": iso, "amount": _fen(fen),
             "paid_at": d.midnight_cst + timedelta(seconds=at)})
 
     # A B2C parcel's waybill carries the overseas buyer's telephone; the others' do not (two shapes).
