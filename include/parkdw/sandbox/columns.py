@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-_HEX = {upper: np.frombuffer("".join(f"{i:02X}" if upper else f"{i:02x}" for i in range(256)).encode(),
-                             np.uint8).reshape(256, 2) for upper in (False, True)}
 _DASHES = (8, 13, 18, 23)  # where str(uuid.UUID) puts its dashes
 _HEX_SPANS = ((0, 0, 8), (9, 8, 12), (14, 12, 16), (19, 16, 20), (24, 20, 32))  # (text from, hex from, hex to)
 
@@ -28,7 +26,8 @@ def uuid_bytes(raw: bytes, n: int) -> np.ndarray:
 def uuid_texts(ids: np.ndarray, upper: bool = False) -> np.ndarray:
     """The UUIDs of an (n, 16) byte array as str(uuid.UUID) spells them (upper-case hex if asked):
     an (n, 36) array of characters."""
-    digits = _HEX[upper][ids].reshape(len(ids), 32)
+    hex_digits = ids.tobytes().hex()
+    digits = np.frombuffer((hex_digits.upper() if upper else hex_digits).encode("ascii"), np.uint8).reshape(len(ids), 32)
     text = np.empty((len(ids), 36), np.uint8)
     text[:, _DASHES] = ord("-")
     for at, low, high in _HEX_SPANS:
