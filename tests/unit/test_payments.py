@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import io
 import random
 import re
 from datetime import date, datetime, time, timedelta, timezone
@@ -291,3 +292,18 @@ def test_a_repeated_pay_no_is_refused(tmp_path):
     first, second = make_payments(FRIDAY, 2)
     with pytest.raises(ValueError, match="PAY2024061400000000.*not unique"):
         pm.write_settlements(tmp_path, FRIDAY, SEED, [first, second | {"pay_no": first["pay_no"]}])
+
+
+def test_files_are_what_csv_writer_writes_even_for_texts_it_must_quote(tmp_path):
+    odd = {"pay_no": 'PAY,"1"', "order_no": "A,B", "ebc_code": "line\r\nbreak", "amount": Decimal("12.5")}
+    payments = make_payments(FRIDAY, 300)
+    payments[7] |= odd
+    pm.write_settlements(tmp_path, FRIDAY, SEED, payments)
+    for path in (tmp_path / "payments").rglob("*.csv"):
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        written = io.StringIO(newline="")
+        csv.writer(written).writerows(rows)
+        assert path.read_bytes() == written.getvalue().encode(), path
+    row = next(r for r in read_rows(tmp_path) if r["pay_no"] == odd["pay_no"])
+    assert (row["order_no"], row["ebc_code"], row["gross_amount"]) == ("A,B", "line\r\nbreak", "12.50")
