@@ -8,6 +8,7 @@ import re
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
 import pytest
 
 from parkdw.sandbox import payments as pm
@@ -25,11 +26,10 @@ def make_payments(day: date, n: int, seed: int = SEED) -> list[dict]:
     rng = random.Random(f"{seed}|{day}")
     exporters = [e.customs_code for e in world.enterprises(seed) if e.weight > 0]
     result = []
-    for i in range(n):
+    payers = pm.draw_payers(np.random.default_rng([seed, day.toordinal()]), n)
+    for i, (inst, currency) in enumerate(zip(*payers)):
         platform = rng.choice(world.PLATFORMS)[0]
         order_no = f"{platform[-3:]}{day:%Y%m%d}{i:012d}"
-        inst = pm.institution_for(seed, order_no)
-        currency = pm.currency_for(seed, order_no, inst)
         paid_at = datetime.combine(day, time(), pm.CST) + timedelta(seconds=rng.randint(0, 86399))
         if i % 3 == 0:
             paid_at = paid_at.astimezone(timezone.utc)  # the same instant, told in UTC
@@ -264,12 +264,16 @@ def test_institutions_are_registered_and_picked_deterministically():
     assert 3 <= len(codes) <= 4 and len(set(codes)) == len(codes) and all(len(c) == 10 for c in codes)
     assert all(1 <= i.lag_days[0] <= i.lag_days[1] <= 5 for i in pm.PAYMENT_INSTITUTIONS)
     assert all(Decimal("0.006") <= i.fee_rate <= Decimal("0.012") for i in pm.PAYMENT_INSTITUTIONS)
-    orders = [f"AB1{FRIDAY:%Y%m%d}{i:012d}" for i in range(3000)]
-    picks = [pm.institution_for(SEED, o) for o in orders]
-    assert picks == [pm.institution_for(SEED, o) for o in orders]
-    assert {p.pay_code for p in picks} == set(codes)
-    for order_no, inst in zip(orders, picks):
-        assert pm.currency_for(SEED, order_no, inst) in {c for c, _ in inst.currency_mix}
+    picks, currencies = pm.draw_payers(np.random.default_rng(SEED), 20_000)
+    assert (picks, currencies) == pm.draw_payers(np.random.default_rng(SEED), 20_000)
+    weight = sum(i.weight for i in pm.PAYMENT_INSTITUTIONS)
+    for inst in pm.PAYMENT_INSTITUTIONS:  # each institution's share and its buyers' currencies follow its weights
+        mine = [c for p, c in zip(picks, currencies) if p is inst]
+        assert abs(len(mine) / len(picks) - inst.weight / weight) < 0.02, inst.pay_code
+        mix = sum(w for _, w in inst.currency_mix)
+        for currency, w in inst.currency_mix:
+            assert abs(mine.count(currency) / len(mine) - w / mix) < 0.05, (inst.pay_code, currency)
+        assert set(mine) <= {c for c, _ in inst.currency_mix}
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

@@ -571,15 +571,9 @@ def _order_documents(d: _Day, o: _Orders) -> None:
 
     # The payment institution and the currency the buyer pays in, from their own stream (the order
     # stream's draws stay where they are).
-    payers = _generator(cfg.seed, "payers", d.iso)
-    institution = _pick(np.cumsum([i.weight for i in payments.PAYMENT_INSTITUTIONS]), payers.random(n))
-    currency_draw = payers.random(n)
-    pay_currency = np.empty(n, dtype=object)
-    for k, inst in enumerate(payments.PAYMENT_INSTITUTIONS):
-        rows = institution == k
-        pay_currency[rows] = np.array([c for c, _ in inst.currency_mix])[
-            _pick(np.cumsum([w for _, w in inst.currency_mix]), currency_draw[rows])]
-    institutions = [payments.PAYMENT_INSTITUTIONS[k] for k in institution.tolist()]
+    # Who pays through which institution, in which currency: their own stream, so the order stream's
+    # draws stay where they are.
+    institutions, pay_currency = payments.draw_payers(_generator(cfg.seed, "payers", d.iso), n)
     d.emit_many("CEB403Message", _T403.render_columns(
         [guids[1::3], "1", d.stamps(pay_time + 120), "2", ebp_code, ebp_name, ebc_code, ebc_name, o.order_no,
          [i.pay_code for i in institutions], [_doc_text(i.name) for i in institutions], pay_no, goods, currency,
@@ -588,9 +582,9 @@ def _order_documents(d: _Day, o: _Orders) -> None:
     # rounding half up to the fen (the rates in millionths, so exactly).
     rates_e6 = {iso: _rate_e6(d, iso) for iso in payments.CURRENCIES}
     declared_rate = np.where(_MODE_USD[o.mode], rates_e6["USD"], rates_e6["CNY"])
-    pay_rate = np.array([rates_e6[c] for c in pay_currency.tolist()], dtype=np.int64)
+    pay_rate = np.array([rates_e6[c] for c in pay_currency], dtype=np.int64)
     amount = np.maximum(1, (2 * goods_fen * declared_rate + pay_rate) // (2 * pay_rate))
-    for i, (order_no, inst, iso, fen, at) in enumerate(zip(o.order_no, institutions, pay_currency.tolist(),
+    for i, (order_no, inst, iso, fen, at) in enumerate(zip(o.order_no, institutions, pay_currency,
                                                          amount.tolist(), pay_time.tolist())):
         d.payments.append({
             "order_no": order_no, "pay_no": pay_no[i], "ebp_code": ebp_code[i], "ebc_code": ebc_code[i],

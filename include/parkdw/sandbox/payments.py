@@ -19,15 +19,16 @@ round_half_up(net × final rate).
 from __future__ import annotations
 
 import re
-from bisect import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
-from itertools import accumulate, chain, repeat
+from itertools import chain, repeat
 from operator import floordiv, itemgetter, sub
 from pathlib import Path
+
+import numpy as np
 
 # generate is referenced at call time, so it may itself import this module to write the payments feed.
 from parkdw.sandbox import generate, holidays, world
@@ -82,26 +83,20 @@ def institution(pay_code: str) -> PaymentInstitution:
     return _BY_CODE[pay_code]
 
 
-def _unit(seed: int, purpose: str, key: str) -> float:
-    """A uniform draw in [0, 1) keyed like world._rng(seed, "payments", purpose, key), without
-    building a stream (per-order speed)."""
-    return int.from_bytes(world.keyed_digest((seed, "payments", purpose), key)[:8], "big") / 2**64
+def draw_payers(rng: np.random.Generator, n: int) -> tuple[list[PaymentInstitution], list[str]]:
+    """n payments' institutions (by their weights) and the currencies their buyers pay in (by each
+    institution's mix), drawn as columns."""
+    def pick(weights: list[float], draws: np.ndarray) -> np.ndarray:
+        cuts = np.cumsum(weights)
+        return np.minimum(np.searchsorted(cuts, draws * cuts[-1], side="right"), len(cuts) - 1)
 
-
-_INSTITUTION_CUTS = tuple(accumulate(i.weight for i in PAYMENT_INSTITUTIONS))
-_CURRENCY_CUTS = {i.pay_code: tuple(accumulate(w for _, w in i.currency_mix)) for i in PAYMENT_INSTITUTIONS}
-
-
-def institution_for(seed: int, order_no: str) -> PaymentInstitution:
-    """The institution an order is paid through: a pure function of the seed and the order."""
-    cut = _unit(seed, "institution", order_no) * _INSTITUTION_CUTS[-1]
-    return PAYMENT_INSTITUTIONS[bisect(_INSTITUTION_CUTS, cut)]
-
-
-def currency_for(seed: int, order_no: str, inst: PaymentInstitution) -> str:
-    """The currency the buyer pays an order in, from the institution's mix."""
-    cuts = _CURRENCY_CUTS[inst.pay_code]
-    return inst.currency_mix[bisect(cuts, _unit(seed, "currency", order_no) * cuts[-1])][0]
+    which = pick([i.weight for i in PAYMENT_INSTITUTIONS], rng.random(n))
+    draws, currency = rng.random(n), np.empty(n, dtype=object)
+    for k, inst in enumerate(PAYMENT_INSTITUTIONS):
+        rows = which == k
+        currency[rows] = np.array([c for c, _ in inst.currency_mix], dtype=object)[
+            pick([w for _, w in inst.currency_mix], draws[rows])]
+    return [PAYMENT_INSTITUTIONS[k] for k in which.tolist()], currency.tolist()
 
 
 @lru_cache(maxsize=4096)
