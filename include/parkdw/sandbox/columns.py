@@ -27,7 +27,8 @@ def uuid_texts(ids: np.ndarray, upper: bool = False) -> np.ndarray:
     """The UUIDs of an (n, 16) byte array as str(uuid.UUID) spells them (upper-case hex if asked):
     an (n, 36) array of characters."""
     hex_digits = ids.tobytes().hex()
-    digits = np.frombuffer((hex_digits.upper() if upper else hex_digits).encode("ascii"), np.uint8).reshape(len(ids), 32)
+    hex_digits = hex_digits.upper() if upper else hex_digits
+    digits = np.frombuffer(hex_digits.encode("ascii"), np.uint8).reshape(len(ids), 32)
     text = np.empty((len(ids), 36), np.uint8)
     text[:, _DASHES] = ord("-")
     for at, low, high in _HEX_SPANS:

@@ -243,17 +243,20 @@ def _hms() -> tuple[str, ...]:
 
 
 def _generator(seed: int, *parts: object) -> np.random.Generator:
-    """A numpy stream per (seed, purpose, day), stable across runs and platforms (PCG64)."""
-    return np.random.Generator(np.random.PCG64(int.from_bytes(world.keyed_digest((seed, *parts[:-1]), str(parts[-1])), "big")))
+    """A numpy stream per (seed, purpose, day): PCG64 keyed by sha256. The same draws on every run
+    with the pinned numpy (NEP 19 allows a new numpy release to change how a distribution draws)."""
+    key = world.keyed_digest((seed, *parts[:-1]), str(parts[-1]))
+    return np.random.Generator(np.random.PCG64(int.from_bytes(key, "big")))
 
 
 class _Day:
     """One origin day's documents by message type and delivery day, and its truth.
 
-    Documents are rendered when emitted and a message file is written as soon as it holds 100,
-    so memory holds at most one unfinished message per (type, delivery day), not the day's
-    documents. Each file draws its guid and file-level defects from its own stream, so what a
-    file holds does not depend on when it is written.
+    The day's orders are drawn as columns and each kind of document is rendered for the whole day
+    at once; a message file is written as soon as 100 documents wait for it, so memory holds the
+    day's columns, one kind's documents and at most one unfinished message per (type, delivery
+    day). Each file draws its guid and file-level defects from its own stream, so what a file
+    holds does not depend on when it is written.
     """
 
     def __init__(self, day: date, cfg: SimulationConfig, out: Path) -> None:
@@ -446,7 +449,6 @@ def _pick(cumulative: np.ndarray, draws: np.ndarray) -> np.ndarray:
 
 
 _MODE_CUMULATIVE = np.cumsum([w for _, w in TRADE_MODES])
-
 _DESTINATION_CUMULATIVE = np.cumsum([x.weight for x in world.DESTINATIONS])
 
 
@@ -496,7 +498,8 @@ class _Orders:
         self.line_price = _fen_texts(self.line_price_array)
         self.line_total = _fen_texts(self.line_qty_array * self.line_price_array)
         self.totals = self.qty * self.price
-        self.platform_codes, self.platform_names = ([_doc_text(world.PLATFORMS[p][field]) for p in self.platform.tolist()]
+        platforms = self.platform.tolist()
+        self.platform_codes, self.platform_names = ([_doc_text(world.PLATFORMS[p][field]) for p in platforms]
                                                     for field in range(2))
         self.grams_list = self.grams.tolist()
         self.weight_texts = _gram_texts(self.grams)
@@ -721,8 +724,8 @@ def _declare_all(d: _Day, o: _Orders) -> tuple[dict[str, list[dict]], dict[str, 
             ebc_code, ebc_name, ebc_code, ebc_name, [_MODES[x] for x in mode.tolist()], [x.traf_mode for x in dest],
             [x.country for x in dest], [x.pod[2:] for x in dest], "0", currency, "3", "0", currency, "3", "2", 1,
             per_order(o.weight_texts), per_order(o.net_weight_texts)]
-    lines = [pick(o.line_gnum), pick(o.line_item_no), line_gname, gcode, line_gname, _doc_text("标准"), _doc_text("无"), line_country,
-             line_currency, line_qty, line_qty, line_unit, line_unit, pick(o.line_price), line_total]
+    lines = [pick(o.line_gnum), pick(o.line_item_no), line_gname, gcode, line_gname, _doc_text("标准"), _doc_text("无"),
+             line_country, line_currency, line_qty, line_qty, line_unit, line_unit, pick(o.line_price), line_total]
     count = lines_per_declaration.tolist()
     inventories = _T603.render_columns(head, lines, count)
 
