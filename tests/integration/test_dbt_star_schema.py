@@ -163,3 +163,35 @@ def test_a_registry_change_reaches_the_dimension_facts_and_marts_incrementally(b
     run_dbt(["build", "--full-refresh", "--quiet"])
     full = snapshot_tables(conn)
     assert {t for t in full if full[t] != incremental.get(t)} == set()
+
+
+def test_a_fact_line_lost_fails_the_reconciliation_even_when_the_cny_total_agrees(built):
+    """The fact's reconciliation with int_declaration_lines_cny compares rows as well as CNY: the
+    view's own not-null tests rely on the fact holding exactly its rows."""
+    conn = built["conn"]
+    key, value = conn.execute("""select declaration_line_key, value_cny from marts.fct_export_declaration_lines
+                                 order by declaration_line_key limit 1""").fetchone()
+    other = conn.execute("select max(declaration_line_key) from marts.fct_export_declaration_lines").fetchone()[0]
+    conn.execute("create temporary table held_line as select * from marts.fct_export_declaration_lines "
+                 "where declaration_line_key = %s", (key,))
+    select = ["test", "--select", "fct_export_declaration_lines,test_name:sums_equal", "--quiet"]
+    try:
+        # One line gone, its CNY moved to another line: the total still agrees.
+        conn.execute("delete from marts.fct_export_declaration_lines where declaration_line_key = %s", (key,))
+        conn.execute("update marts.fct_export_declaration_lines set value_cny = value_cny + %s "
+                     "where declaration_line_key = %s", (value, other))
+        conn.commit()
+        assert run_dbt(select, check=False, record=False).returncode != 0
+        results = json.loads((get_settings().dbt_target_dir / "run_results.json").read_text())["results"]
+        failed = {r["unique_id"].split(".")[2]: r["failures"] for r in results if r["status"] == "fail"}
+        assert failed == {"sums_equal_fct_export_declaration_lines_value_cny__value_cny__ref_int_declaration_lines_cny___True": 1}
+    finally:
+        conn.rollback()
+        conn.execute("update marts.fct_export_declaration_lines set value_cny = value_cny - %s "
+                     "where declaration_line_key = %s and not exists (select 1 from marts.fct_export_declaration_lines "
+                     "where declaration_line_key = %s)", (value, other, key))
+        conn.execute("insert into marts.fct_export_declaration_lines select * from held_line "
+                     "where not exists (select 1 from marts.fct_export_declaration_lines where declaration_line_key = %s)",
+                     (key,))
+        conn.commit()
+    assert run_dbt(select, record=False).returncode == 0
