@@ -172,8 +172,8 @@ def test_a_fact_line_lost_fails_the_reconciliation_even_when_the_cny_total_agree
     key, value = conn.execute("""select declaration_line_key, value_cny from marts.fct_export_declaration_lines
                                  order by declaration_line_key limit 1""").fetchone()
     other = conn.execute("select max(declaration_line_key) from marts.fct_export_declaration_lines").fetchone()[0]
-    conn.execute("create temporary table held_line as select * from marts.fct_export_declaration_lines "
-                 "where declaration_line_key = %s", (key,))
+    conn.execute("create temporary table held_lines as select * from marts.fct_export_declaration_lines "
+                 "where declaration_line_key in (%s, %s)", (key, other))
     select = ["test", "--select", "fct_export_declaration_lines,test_name:sums_equal", "--quiet"]
     try:
         # One line gone, its CNY moved to another line: the total still agrees.
@@ -186,12 +186,9 @@ def test_a_fact_line_lost_fails_the_reconciliation_even_when_the_cny_total_agree
         failed = {r["unique_id"].split(".")[2]: r["failures"] for r in results if r["status"] == "fail"}
         assert failed == {"sums_equal_fct_export_declaration_lines_value_cny__value_cny__ref_int_declaration_lines_cny___True": 1}
     finally:
+        # Both lines back as they were, whatever step failed.
         conn.rollback()
-        conn.execute("update marts.fct_export_declaration_lines set value_cny = value_cny - %s "
-                     "where declaration_line_key = %s and not exists (select 1 from marts.fct_export_declaration_lines "
-                     "where declaration_line_key = %s)", (value, other, key))
-        conn.execute("insert into marts.fct_export_declaration_lines select * from held_line "
-                     "where not exists (select 1 from marts.fct_export_declaration_lines where declaration_line_key = %s)",
-                     (key,))
+        conn.execute("delete from marts.fct_export_declaration_lines where declaration_line_key in (%s, %s)", (key, other))
+        conn.execute("insert into marts.fct_export_declaration_lines select * from held_lines")
         conn.commit()
     assert run_dbt(select, record=False).returncode == 0

@@ -251,27 +251,27 @@ def quarantine_page(conn) -> str:
 
 def reconciliation(conn) -> dict:
     """Export declarations through the layers: record counts and CNY totals, and what each step removes."""
+    # Keyed by the figures each query gives: a layer's lines and CNY come from one query, as the
+    # staging view recomputes its joins each time it is read.
     q = {
-        "raw_heads": f"select count(*) from {R}.ceb_inventory_head",
-        "raw_lines": f"select count(*) from {R}.ceb_inventory_list",
-        "raw_quarantined": f"select count(*) from {A}.quarantine where feed = 'customs' and source like '%%CEB603%%'",
-        "staging_heads": f"select count(*) from {S}.stg_customs__inventory_heads",
-        "staging_lines": f"select count(*) from {S}.stg_customs__inventory_lines",
-        # Lines and CNY of a layer in one query: the staging view recomputes its joins each time.
+        ("raw_heads",): f"select count(*) from {R}.ceb_inventory_head",
+        ("raw_lines",): f"select count(*) from {R}.ceb_inventory_list",
+        ("raw_quarantined",): f"select count(*) from {A}.quarantine where feed = 'customs' and source like '%%CEB603%%'",
+        ("staging_heads",): f"select count(*) from {S}.stg_customs__inventory_heads",
+        ("staging_lines",): f"select count(*) from {S}.stg_customs__inventory_lines",
         ("released_lines", "released_cny"):
             f"select count(*), coalesce(sum(value_cny), 0) from {S}.int_declaration_lines_cny",
         ("fact_lines", "fact_cny"):
             f"select count(*), coalesce(sum(value_cny), 0) from {M}.fct_export_declaration_lines",
         ("mart_lines", "mart_cny"): f"""select coalesce(sum(released_lines), 0), coalesce(sum(export_volume_cny), 0)
                                         from {M}.mart_export_volume_daily""",
-        "progress_cny": f"""select coalesce((select cumulative_actual from {M}.mart_target_progress
+        ("progress_cny",): f"""select coalesce((select cumulative_actual from {M}.mart_target_progress
                              where metric = 'export_volume_cny' and period_grain = 'month'
                              order by period_start desc limit 1), 0)""",
     }
     figures = {}
     for names, sql in q.items():
-        row = _fetch_one(conn, sql)
-        figures.update(zip(names, row) if isinstance(names, tuple) else [(names, row[0])])
+        figures.update(zip(names, _fetch_one(conn, sql), strict=True))
     figures["raw_by_currency"] = _rows(conn, f"""
         select currency, count(*) as lines, sum(case when total_price ~ '^-?[0-9]+(\\.[0-9]+)?$'
                                                      then total_price::numeric end) as declared_value
