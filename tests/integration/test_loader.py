@@ -387,3 +387,40 @@ def test_a_fixed_quarantined_record_is_replayed_through_the_loader(conn, clean_l
     with pytest.raises(ValueError, match="already replayed"):
         replay(conn, qid, fixed)
     assert result.quarantined == 1
+
+
+def _raw_text_columns_not_bytewise(conn) -> list[tuple[str, str]]:
+    return conn.execute(
+        """select c.relname, a.attname from pg_attribute a
+           join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = 'raw' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+             and a.atttypid = 'text'::regtype and a.attcollation <> 'pg_catalog."C"'::regcollation
+           order by 1, 2""").fetchall()
+
+
+def test_raw_text_is_collated_bytewise_and_an_older_warehouse_is_migrated_keeping_its_rows(conn):
+    from parkdw import warehouse
+
+    assert conn.execute("select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                        "where n.nspname = 'raw' and c.relkind = 'r'").fetchone()[0] >= 15
+    assert _raw_text_columns_not_bytewise(conn) == []
+    # An older release's table: text in the database's default collation, rows loaded, and a
+    # view of dbt's over it (which pins the column types).
+    conn.execute('alter table raw.fx_central_parity alter column currency_pair type text collate "default", '
+                 'alter column rate type text collate "default"')
+    conn.execute("insert into raw.fx_central_parity (rate_date, currency_pair, rate, _batch_id, _source, "
+                 "_source_sha256, _record_no) values ('2024-11-11', 'USD/CNY', '7.1', 1, 'f.csv', 'abc', 1), "
+                 "('2024-11-11', '100JPY/CNY', '4.7', 1, 'f.csv', 'abc', 2)")
+    conn.execute("create schema if not exists staging")
+    conn.execute("create view staging.stg_reference__fx_rates as select currency_pair, rate from raw.fx_central_parity")
+    conn.commit()
+    assert _raw_text_columns_not_bytewise(conn) == [("fx_central_parity", "currency_pair"), ("fx_central_parity", "rate")]
+
+    warehouse.ensure_schemas(conn)
+
+    assert _raw_text_columns_not_bytewise(conn) == []
+    assert conn.execute("select to_regclass('staging.stg_reference__fx_rates')").fetchone()[0] is None
+    assert conn.execute("select currency_pair, rate from raw.fx_central_parity order by currency_pair").fetchall() == [
+        ("100JPY/CNY", "4.7"), ("USD/CNY", "7.1")]
+    warehouse.ensure_schemas(conn)  # nothing left to migrate: a no-op
+    assert _raw_text_columns_not_bytewise(conn) == []
