@@ -139,8 +139,9 @@ def date_loads_by_delivery_day(wh) -> None:
             (SCHEMA_RAW,)).fetchall()]
         for table in tables:
             conn.execute(sql.SQL(
-                "update {}.{} set _loaded_at = (substring(_source from '/(\\d{{4}}-\\d{{2}}-\\d{{2}})/')::date "
-                "+ time '02:00')::timestamp at time zone 'UTC' where _source ~ '/\\d{{4}}-\\d{{2}}-\\d{{2}}/'").format(
+                "update {}.{} as r set _loaded_at = (substring(b.source from '/(\\d{{4}}-\\d{{2}}-\\d{{2}})/')::date "
+                "+ time '02:00')::timestamp at time zone 'UTC' from audit.load_batch as b "
+                "where b.batch_id = r._batch_id and b.source ~ '/\\d{{4}}-\\d{{2}}-\\d{{2}}/'").format(
                 sql.Identifier(SCHEMA_RAW), sql.Identifier(table)))
         conn.commit()
         conn.autocommit = True
@@ -186,8 +187,8 @@ def build_template(server, args, work: Path, history_end: date) -> None:
 def history_landing(server, template: str) -> Path | None:
     """The landing folder the template's history was loaded from (its files are gone)."""
     with psycopg.connect(server.with_dbname(template).conninfo) as conn:
-        row = conn.execute(f"select substring(_source from '^(.*)/reference/registry/') "
-                           f"from {SCHEMA_RAW}.registry_enterprise limit 1").fetchone()
+        row = conn.execute("select substring(source from '^(.*)/reference/registry/') "
+                           "from audit.load_batch where feed = 'registry' limit 1").fetchone()
     return Path(row[0]) if row and row[0] else None
 
 

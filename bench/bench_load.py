@@ -33,10 +33,11 @@ import psycopg
 
 from parkdw import warehouse
 from parkdw.ingest.feeds import SETTLEMENTS
+from parkdw.ceb.spec import LINEAGE_COLUMNS
 from parkdw.ingest.loader import load_file, load_source
 from parkdw.settings import parse_connection
 
-LINEAGE = ["_batch_id", "_source", "_source_sha256", "_record_no", "_message_guid"]
+LINEAGE = list(LINEAGE_COLUMNS)
 
 
 def write_settlements(path: Path, rows: int) -> None:

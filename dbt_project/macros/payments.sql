@@ -2,8 +2,8 @@
    the second on the revision groups that changed instead of the whole history. #}
 
 {# The institution is named by the file (settlement_<pay code>_...), not by a column. #}
-{% macro settlement_institution(p) -%}
-    substring({{ p }}._source from 'settlement_([0-9A-Za-z]{10})_[0-9]{8}_[0-9]{8}\.csv$')
+{% macro settlement_institution(source_name) -%}
+    substring({{ source_name }} from 'settlement_([0-9A-Za-z]{10})_[0-9]{8}_[0-9]{8}\.csv$')
 {%- endmacro %}
 
 {# A payment and its FX adjustments form one revision group (institution, payment pay_no). #}
@@ -19,7 +19,7 @@
 {% macro settlement_records(where='true') -%}
     select
         p.record_id,
-        {{ settlement_institution('p') }} as payment_institution_code,
+        {{ settlement_institution('batch.source') }} as payment_institution_code,
         {{ iso_date('p.settlement_date') }} as settlement_date,
         upper(trim(p.transaction_type)) as transaction_type,
         p.pay_no,
@@ -39,9 +39,10 @@
         {{ to_numeric('p.settlement_amount_cny') }} as amount_cny,
         p._batch_id,
         p._record_no,
-        p._source,
+        batch.source as _source,
         p._loaded_at
     from {{ source('payments', 'payment_settlement') }} as p
+    {{ join_batch_source('p') }}
     where {{ is_latest_version('p', source('payments', 'payment_settlement'), key='record_id',
                                order_by=['_loaded_at', '_batch_id', '_record_no']) }}
       and ({{ where }})
@@ -117,9 +118,10 @@ from revisions
 {% macro changed_settlement_revisions() -%}
 {%- set raw = source('payments', 'payment_settlement') -%}
 with changed_groups as materialized (
-    select distinct {{ settlement_institution('p') }} as payment_institution_code,
+    select distinct {{ settlement_institution('batch.source') }} as payment_institution_code,
            {{ settlement_revision_pay_no('p') }} as revision_pay_no
     from {{ raw }} as p
+    {{ join_batch_source('p') }}
     where p.record_id in (
         select r.record_id from {{ raw }} as r
         where r._loaded_at > {{ load_watermark('_group_loaded_at', var('lookback_days', 3) ~ ' days') }})

@@ -15,16 +15,20 @@
     {%- endif -%}
     {%- set columns = 'credit_code, customs_code, enterprise_name, enterprise_type, entry_date, status, status_date' -%}
     {%- set query -%}
-        with new_deliveries as (
-            select distinct _source, _batch_id
-            from {{ source('registry', 'registry_enterprise') }}
-            where _loaded_at > {{ load_watermark() }}
+        with deliveries as (
+            select distinct r._batch_id, batch.source as _source, r._loaded_at
+            from {{ source('registry', 'registry_enterprise') }} as r
+            {{ join_batch_source('r') }}
+        ),
+
+        new_deliveries as (
+            select _source, _batch_id from deliveries where _loaded_at > {{ load_watermark() }}
         ),
 
         pairs as (
             select
                 n._batch_id,
-                (select p._batch_id from {{ source('registry', 'registry_enterprise') }} as p
+                (select p._batch_id from deliveries as p
                  where (p._source, p._batch_id) < (n._source, n._batch_id)
                  order by p._source desc, p._batch_id desc
                  limit 1) as previous_batch_id

@@ -24,10 +24,10 @@ from parkdw.settings import (BI_ROLE, LAYER_SCHEMAS, LOADER_ROLE, SCHEMA_AUDIT, 
 
 log = logging.getLogger(__name__)
 
+# A raw row's load: its batch (audit.load_batch names the source file or API page and its sha256,
+# once per batch), its record in that source, its CEB message and when it was loaded.
 LINEAGE_DDL = """
     _batch_id      bigint      not null,
-    _source        text        collate "C" not null,
-    _source_sha256 text        collate "C" not null,
     _record_no     integer     not null,
     _message_guid  text        collate "C",
     _loaded_at     timestamptz not null default now()
@@ -320,18 +320,29 @@ def ensure_schemas(conn: psycopg.Connection) -> None:
         ensure_roles(conn)
     conn.execute(SETUP_LOCK)
     if privileged:
-        _collate_raw_text_bytewise(conn)
+        _migrate_raw_tables(conn)
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(LOADER_ROLE)))
     _create_raw_and_audit(conn, all_raw_tables())
     conn.commit()  # also ends `set local role`
 
 
-def _collate_raw_text_bytewise(conn: psycopg.Connection) -> None:
-    """Raw text columns made before they were declared collate "C" (an older warehouse) get it.
+# Lineage columns older releases wrote on every raw row; the batch's audit row holds them.
+OBSOLETE_LINEAGE_COLUMNS = ("_source", "_source_sha256")
 
-    dbt's views over raw pin their columns' types, so they are dropped first (with what depends
-    on them, all views dbt builds); the next dbt run creates them again. No table is rewritten:
-    only the raw indexes on text are rebuilt."""
+
+def _migrate_raw_tables(conn: psycopg.Connection) -> None:
+    """Raw tables an older release made: text columns get collate "C", and the per-row copies of
+    the batch's source and checksum go (audit.load_batch keeps both for every batch).
+
+    dbt's views over raw pin their columns, so they are dropped first (with what depends on
+    them, all views dbt builds); the next dbt run creates them again. No table is rewritten:
+    only the raw indexes on text are rebuilt, and a dropped column's space is reused as rows
+    are updated or the table is vacuumed full."""
+    obsolete = conn.execute(
+        """select c.relname, a.attname from pg_attribute a
+           join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = %s and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+             and a.attname = any(%s) order by 1, 2""", (SCHEMA_RAW, list(OBSOLETE_LINEAGE_COLUMNS))).fetchall()
     columns = conn.execute(
         """select c.relname, a.attname
            from pg_attribute a
@@ -340,7 +351,8 @@ def _collate_raw_text_bytewise(conn: psycopg.Connection) -> None:
            where n.nspname = %s and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
              and a.atttypid = 'text'::regtype and a.attcollation <> 'pg_catalog."C"'::regcollation
            order by 1, a.attnum""", (SCHEMA_RAW,)).fetchall()
-    if not columns:
+    columns = [c for c in columns if c not in obsolete]
+    if not columns and not obsolete:
         return
     views = conn.execute(
         """select distinct vn.nspname, v.relname
@@ -352,16 +364,19 @@ def _collate_raw_text_bytewise(conn: psycopg.Connection) -> None:
            join pg_namespace tn on tn.oid = t.relnamespace
            where tn.nspname = %s and v.relkind = 'v' and v.oid <> t.oid""", (SCHEMA_RAW,)).fetchall()
     for schema, view in views:
-        log.info("dropping view %s.%s over raw (dbt creates it again) to collate raw text bytewise", schema, view)
+        log.info("dropping view %s.%s over raw (dbt creates it again) to migrate raw tables", schema, view)
         conn.execute(sql.SQL("drop view if exists {}.{} cascade").format(sql.Identifier(schema), sql.Identifier(view)))
-    by_table: dict[str, list[str]] = {}
+    changes: dict[str, list[sql.Composable]] = {}
+    for table, column in obsolete:
+        changes.setdefault(table, []).append(sql.SQL("drop column {}").format(sql.Identifier(column)))
     for table, column in columns:
-        by_table.setdefault(table, []).append(column)
-    for table, names in by_table.items():
+        changes.setdefault(table, []).append(
+            sql.SQL('alter column {} type text collate "C"').format(sql.Identifier(column)))
+    for table, actions in changes.items():
         conn.execute(sql.SQL("alter table {}.{} {}").format(
-            sql.Identifier(SCHEMA_RAW), sql.Identifier(table),
-            sql.SQL(", ").join(sql.SQL('alter column {} type text collate "C"').format(sql.Identifier(n)) for n in names)))
-    log.info("raw text collated bytewise: %d columns in %d tables", len(columns), len(by_table))
+            sql.Identifier(SCHEMA_RAW), sql.Identifier(table), sql.SQL(", ").join(actions)))
+    log.info("raw tables migrated: %d obsolete lineage columns dropped, %d text columns collated bytewise",
+             len(obsolete), len(columns))
 
 
 def _create_raw_and_audit(conn: psycopg.Connection, raw_tables: dict[str, list[str]]) -> None:

@@ -77,8 +77,7 @@ def test_each_pipeline_role_can_do_its_job_and_nothing_more(conn):
         dbt.execute("create table marts.fct_example as select 1 as x")
         dbt.execute("create view staging.stg_example as select 1 as x")
         assert dbt.execute("select count(*) from raw.registry_enterprise").fetchone()[0] == 0
-        for statement in ("insert into raw.registry_enterprise (credit_code, _batch_id, _source, _source_sha256, "
-                          "_record_no) values ('x', 1, 's', 'h', 1)",
+        for statement in ("insert into raw.registry_enterprise (credit_code, _batch_id, _record_no) values ('x', 1, 1)",
                           "drop table raw.registry_enterprise", "delete from audit.load_batch"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 dbt.execute(statement)
@@ -87,8 +86,8 @@ def test_each_pipeline_role_can_do_its_job_and_nothing_more(conn):
         assert loader.execute("select current_user").fetchone()[0] == LOADER_ROLE
         batch = loader.execute("insert into audit.load_batch (feed, source, source_sha256, status) "
                                "values ('registry', 'f', 'h', 'running') returning batch_id").fetchone()[0]
-        loader.execute("insert into raw.registry_enterprise (credit_code, _batch_id, _source, _source_sha256, "
-                       "_record_no) values ('91500000MA5U000001', %s, 'f', 'h', 1)", (batch,))
+        loader.execute("insert into raw.registry_enterprise (credit_code, _batch_id, _record_no) "
+                       "values ('91500000MA5U000001', %s, 1)", (batch,))
         loader.execute("create table if not exists raw.new_feed (x text)")  # a new feed's raw table
         for statement in ("drop table marts.fct_example", "alter table marts.fct_example add column y int",
                           "truncate marts.fct_example", "delete from marts.fct_example",
@@ -102,8 +101,7 @@ def test_each_pipeline_role_can_do_its_job_and_nothing_more(conn):
     with warehouse.connect(warehouse=get_settings().bi_warehouse(), autocommit=True) as bi_conn:
         assert bi_conn.execute("select x from marts.fct_example").fetchone()[0] == 1
         for statement in ("select count(*) from raw.registry_enterprise",
-                          "insert into raw.registry_enterprise (credit_code, _batch_id, _source, _source_sha256, "
-                          "_record_no) values ('x', 1, 's', 'h', 1)",
+                          "insert into raw.registry_enterprise (credit_code, _batch_id, _record_no) values ('x', 1, 1)",
                           "insert into marts.fct_example values (2)", "create table raw.by_bi (x int)"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 bi_conn.execute(statement)

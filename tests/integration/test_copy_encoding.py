@@ -42,7 +42,8 @@ def test_odd_values_round_trip_exactly(conn, monkeypatch, flush_rows):
     conn.commit()
     assert result.loaded == len(expected)
     assert rows_back(conn, SETTLEMENTS.table, list(SETTLEMENTS.columns)) == expected
-    lineage = conn.execute("select _source, _message_guid from raw.payment_settlement where _record_no = 2").fetchone()
+    lineage = conn.execute("select b.source, r._message_guid from raw.payment_settlement r "
+                           "join audit.load_batch b on b.batch_id = r._batch_id where r._record_no = 2").fetchone()
     assert lineage == ("odd\\source\twith tab", "guid\twith tab")
     nulls, empties = conn.execute(f"select count(*) filter (where {SETTLEMENTS.columns[0]} is null), "
                                   f"count(*) filter (where {SETTLEMENTS.columns[0]} = '') "
@@ -86,7 +87,8 @@ def test_a_gbk_customs_file_loads_the_same_values_as_its_utf8_original(conn, cle
     by_source = {}
     for source in (str(original), str(gbk)):
         by_source[source] = conn.execute(
-            f"select {', '.join(columns)} from raw.ceb_inventory_head where _source = %s order by _record_no",
+            f"select {', '.join(columns)} from raw.ceb_inventory_head h join audit.load_batch b "
+            "on b.batch_id = h._batch_id where b.source = %s order by h._record_no",
             (source,)).fetchall()
     assert by_source[str(original)] == by_source[str(gbk)] and len(by_source[str(gbk)]) > 1
 
@@ -179,7 +181,7 @@ def test_odd_values_in_a_customs_message_land_the_same_through_both_paths(conn, 
     def landed():
         got = {}
         for table in (kind.head_table, kind.line_table):
-            columns = [c for c in loader.all_raw_tables()[table]] + ["_source", "_record_no", "_message_guid"]
+            columns = [c for c in loader.all_raw_tables()[table]] + ["_record_no", "_message_guid"]
             got[table] = conn.execute(f"select {', '.join(columns)} from raw.{table} order by _record_no, "
                                       f"{columns[1]}").fetchall()
         return got

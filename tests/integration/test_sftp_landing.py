@@ -42,8 +42,8 @@ def snapshot(conn, local_root: str, sftp_base: str) -> dict:
 
     tables = {}
     for (table,) in conn.execute(CLEAN_RAW).fetchall():
-        rows = conn.execute(f"select _source, _source_sha256, _record_no, count(*) from raw.{table} "
-                            "group by 1, 2, 3").fetchall()
+        rows = conn.execute(f"select b.source, b.source_sha256, r._record_no, count(*) from raw.{table} r "
+                            "join audit.load_batch b on b.batch_id = r._batch_id group by 1, 2, 3").fetchall()
         tables[table] = sorted((rel(s), sha, n, c) for s, sha, n, c in rows)
     batches = sorted((rel(s), sha, status, r, l, q) for s, sha, status, r, l, q in conn.execute(
         "select source, source_sha256, status, records_received, records_loaded, records_quarantined "

@@ -106,7 +106,10 @@ def fields(element: str) -> tuple[Field, ...]:
     return tuple(result)
 
 
-LINEAGE_COLUMNS = ("_batch_id", "_source", "_source_sha256", "_record_no", "_message_guid")
+# What every raw row carries of its load: the batch (audit.load_batch names its source file or
+# page and checksum, once per batch rather than on each of its rows), the record in that source,
+# and the CEB message it came in.
+LINEAGE_COLUMNS = ("_batch_id", "_record_no", "_message_guid")
 
 
 def head_columns(kind: EntityKind) -> list[str]:

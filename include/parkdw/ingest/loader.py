@@ -112,10 +112,10 @@ class _TableWriter:
     the writer on an exception aborts the open COPY (and the caller's savepoint drops the rest).
     """
 
-    def __init__(self, conn: psycopg.Connection, lineage: tuple[int, str, str]) -> None:
+    def __init__(self, conn: psycopg.Connection, batch_id: int, source: str) -> None:
         self._conn = conn
-        self._source = lineage[1]
-        self._lineage = "".join("\t" + str(v).translate(_ESCAPES) for v in lineage)
+        self._source = source  # (for error messages; raw rows name only their batch)
+        self._lineage = f"\t{int(batch_id)}"
         self._columns = all_raw_tables()
         self._buffers: dict[str, list[Row]] = defaultdict(list)
         self._open: tuple[tuple[str, str], object, psycopg.Copy] | None = None  # ((table, layout), context, copy)
@@ -187,7 +187,7 @@ class _TableWriter:
 
     def add_lines(self, lines: CopyLines) -> None:
         """Rows a reader already encoded as COPY text (record number and message guid first):
-        the batch, source and checksum go in front of each line, and the text goes out in one
+        the batch id goes in front of each line, and the text goes out in one
         write, in a COPY whose column list starts with the lineage."""
         if not lines.rows:
             return
@@ -297,7 +297,7 @@ def load_source(
         rejected: list[Rejected] = []
         try:
             # A savepoint: a source rejected mid-way loses its partial rows.
-            with conn.transaction(), _TableWriter(conn, (batch_id, source, digest)) as writer, _gc_paused():
+            with conn.transaction(), _TableWriter(conn, batch_id, source) as writer, _gc_paused():
                 add, loaded = writer.add, 0
                 for item in read():
                     kind = type(item)

@@ -69,8 +69,8 @@ CHECKS: dict[str, DefectCheck] = {
         "incremental models pick it up by load time",
         f"""select k.key,
                    exists (select 1 from {A}.load_batch b where b.source like '%%/customs/' || k.delivery_day || '/%%'),
-                   exists (select 1 from {R}.ceb_inventory_head h where h.guid = k.key
-                           and h._source like '%%/customs/' || k.delivery_day || '/%%')
+                   exists (select 1 from {R}.ceb_inventory_head h join {A}.load_batch hb on hb.batch_id = h._batch_id
+                           where h.guid = k.key and hb.source like '%%/customs/' || k.delivery_day || '/%%')
                    or exists (select 1 from {A}.quarantine q where q.record_key = k.key
                               and q.source like '%%/customs/' || k.delivery_day || '/%%')
             from unnest(%(keys)s::text[], %(delivery_days)s::text[]) as k(key, delivery_day)"""),

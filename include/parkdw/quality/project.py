@@ -94,7 +94,7 @@ SUITES: list[dict] = [
          col("ExpectTableColumnsToMatchSet", "required_columns", CRITICAL,
              "required columns present, as delivered plus lineage",
              column_set=["credit_code", "customs_code", "enterprise_name", "enterprise_type", "entry_date",
-                         "status", "status_date", "_batch_id", "_source", "_source_sha256", "_record_no",
+                         "status", "status_date", "_batch_id", "_record_no",
                          "_message_guid", "_loaded_at", INTERVAL_COLUMN], exact_match=True),
          not_null("credit_code"),
          col("ExpectColumnValuesToMatchRegex", "credit_code_format", CRITICAL,

@@ -13,8 +13,9 @@ select
     b.msg_seq_no::integer as message_seq_no,
     b._batch_id,
     b._record_no,
-    b._source,
+    batch.source as _source,
     b._loaded_at
 from {{ source('customs', 'ceb_way_bill_head') }} as b
+{{ join_batch_source('b') }}
 where {{ is_latest_version('b', source('customs', 'ceb_way_bill_head')) }}
   and b.app_type <> '3'

@@ -9,7 +9,7 @@ select
     b.traf_mode,
     b.declared_at as bill_declared_at,
     l._batch_id,
-    l._source
+    b._source  -- (the head row of the same batch)
 from {{ source('customs', 'ceb_way_bill_list') }} as l
 inner join {{ ref('stg_customs__bill_heads') }} as b
     on b.bill_guid = l.head_guid

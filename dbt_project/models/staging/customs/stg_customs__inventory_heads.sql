@@ -32,8 +32,9 @@ select
     {{ to_numeric('h.pack_no') }}::integer as package_count,
     h._batch_id,
     h._record_no,
-    h._source,
+    batch.source as _source,
     h._loaded_at
 from {{ source('customs', 'ceb_inventory_head') }} as h
+{{ join_batch_source('h') }}
 where {{ is_latest_version('h', source('customs', 'ceb_inventory_head')) }}
   and h.app_type <> '3'

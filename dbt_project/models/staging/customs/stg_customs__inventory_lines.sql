@@ -18,7 +18,7 @@ select
     {{ to_numeric('l.total_price') }} as total_price,
     l._batch_id,
     l._record_no,
-    l._source,
+    h._source,  -- (the head row of the same batch)
     l._loaded_at
 from {{ source('customs', 'ceb_inventory_list') }} as l
 inner join {{ ref('stg_customs__inventory_heads') }} as h

@@ -10,9 +10,10 @@ select
     r.invt_no,
     r.pre_no,
     r._batch_id,
-    r._source,
+    batch.source as _source,
     r._loaded_at
 from {{ source('customs', 'ceb_inventory_return') }} as r
+{{ join_batch_source('r') }}
 where not exists (
     select 1 from {{ source('customs', 'ceb_inventory_return') }} as earlier
     where earlier.guid = r.guid

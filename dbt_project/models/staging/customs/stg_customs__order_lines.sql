@@ -10,7 +10,7 @@ select
     {{ to_numeric('l.price') }} as unit_price,
     {{ to_numeric('l.total_price') }} as total_price,
     l._batch_id,
-    l._source
+    o._source  -- (the head row of the same batch)
 from {{ source('customs', 'ceb_order_list') }} as l
 inner join {{ ref('stg_customs__orders') }} as o
     on o.order_guid = l.head_guid

@@ -15,8 +15,9 @@ select
     o.currency as currency_code,
     o._batch_id,
     o._record_no,
-    o._source,
+    batch.source as _source,
     o._loaded_at
 from {{ source('customs', 'ceb_order_head') }} as o
+{{ join_batch_source('o') }}
 where {{ is_latest_version('o', source('customs', 'ceb_order_head')) }}
   and o.app_type <> '3'

@@ -11,8 +11,9 @@ select
     {{ ceb_timestamp('r.accounting_date') }} as paid_at,
     {{ ceb_timestamp('r.app_time') }} as declared_at,
     r._batch_id,
-    r._source,
+    batch.source as _source,
     r._loaded_at
 from {{ source('customs', 'ceb_receipts') }} as r
+{{ join_batch_source('r') }}
 where {{ is_latest_version('r', source('customs', 'ceb_receipts')) }}
   and r.app_type <> '3'

@@ -11,7 +11,8 @@ select
     (select count(*) from {{ source('customs', 'ceb_summary_apply_list') }} as l
      where l.head_guid = s.guid and l._batch_id = s._batch_id and l._record_no = s._record_no) as inventory_count,
     s._batch_id,
-    s._source
+    batch.source as _source
 from {{ source('customs', 'ceb_summary_apply_head') }} as s
+{{ join_batch_source('s') }}
 where {{ is_latest_version('s', source('customs', 'ceb_summary_apply_head')) }}
   and s.app_type <> '3'

@@ -13,8 +13,9 @@ select
     l.gnum::integer as gnum,
     l.gcode as hs_code,
     h._batch_id,
-    h._source
+    batch.source as _source
 from {{ source('customs', 'ceb_summary_result_head') }} as h
 inner join {{ source('customs', 'ceb_summary_result_list') }} as l
     on l.head_guid = h.guid and l._batch_id = h._batch_id and l._record_no = h._record_no
+{{ join_batch_source('h') }}
 where {{ is_latest_version('h', source('customs', 'ceb_summary_result_head'), order_by=['_batch_id', '_record_no']) }}

@@ -14,8 +14,9 @@ select
     w.ebc_code,
     {{ hash_pii('w.ebc_telephone') }} as ebc_telephone_sha256,
     w._batch_id,
-    w._source,
+    batch.source as _source,
     w._loaded_at
 from {{ source('customs', 'ceb_logistics') }} as w
+{{ join_batch_source('w') }}
 where {{ is_latest_version('w', source('customs', 'ceb_logistics')) }}
   and w.app_type <> '3'

@@ -78,6 +78,7 @@ select
     updated_at_ts as updated_at,
     _batch_id,
     _record_no,
-    _source,
+    batch.source as _source,
     _loaded_at
 from versions
+{{ join_batch_source('versions') }}

@@ -3,9 +3,10 @@
 -- whatever order the files were loaded in and however often the transform ran; a state
 -- delivered more than once is taken from its latest delivery (day folder, then file, then line).
 with ranked as (
-    select distinct on (credit_code, coalesce(status_date, entry_date)) *
-    from {{ source('registry', 'registry_enterprise') }}
-    order by credit_code, coalesce(status_date, entry_date), _source desc, _record_no desc
+    select distinct on (r.credit_code, coalesce(r.status_date, r.entry_date)) r.*, batch.source as _source
+    from {{ source('registry', 'registry_enterprise') }} as r
+    {{ join_batch_source('r') }}
+    order by r.credit_code, coalesce(r.status_date, r.entry_date), batch.source desc, r._record_no desc
 )
 
 select
