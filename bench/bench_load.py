@@ -32,8 +32,8 @@ from pathlib import Path
 import psycopg
 
 from parkdw import warehouse
-from parkdw.ingest.feeds import SETTLEMENTS
 from parkdw.ceb.spec import LINEAGE_COLUMNS
+from parkdw.ingest.feeds import SETTLEMENTS
 from parkdw.ingest.loader import load_file, load_source
 from parkdw.settings import parse_connection
 

@@ -15,14 +15,18 @@
     {%- endif -%}
     {%- set columns = 'credit_code, customs_code, enterprise_name, enterprise_type, entry_date, status, status_date' -%}
     {%- set query -%}
+        -- A delivery is a registry file loaded with rows (one row a record): its batch, whose
+        -- audit row names the file, so the delivery order is read per batch, not per raw row.
         with deliveries as (
-            select distinct r._batch_id, batch.source as _source, r._loaded_at
-            from {{ source('registry', 'registry_enterprise') }} as r
-            {{ join_batch_source('r') }}
+            select batch_id as _batch_id, source as _source
+            from {{ source('audit', 'load_batch') }}
+            where feed = 'registry' and status = 'loaded' and records_loaded > 0
         ),
 
         new_deliveries as (
-            select _source, _batch_id from deliveries where _loaded_at > {{ load_watermark() }}
+            select _source, _batch_id from deliveries
+            where _batch_id in (select _batch_id from {{ source('registry', 'registry_enterprise') }}
+                                where _loaded_at > {{ load_watermark() }})
         ),
 
         pairs as (
