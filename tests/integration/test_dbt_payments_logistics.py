@@ -235,7 +235,13 @@ def test_parcel_milestones_follow_the_events_and_keep_reused_numbers_apart(conn,
     conn.commit()
     assert raw - before_reset == len(events) and 0 < may_events < len(events)
 
+    # As an older release built it: every event row also named its API page (_source). The
+    # incremental run drops that column and otherwise merges as usual (its on_schema_change is 'fail').
+    conn.execute("alter table staging.stg_logistics__tracking_events add column _source text default 'page'")
+    conn.commit()
     run_dbt(BUILD)
+    assert not conn.execute("select 1 from information_schema.columns where table_schema = 'staging' "
+                            "and table_name = 'stg_logistics__tracking_events' and column_name = '_source'").fetchall()
     incremental, incremental_journeys = staged_events(conn), milestones(conn)
     run_dbt([*BUILD, "--full-refresh"])
     assert staged_events(conn) == incremental

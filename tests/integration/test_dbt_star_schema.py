@@ -60,6 +60,13 @@ def test_facts_reconcile_with_the_generated_input(built):
                                    "(select count(*) from marts.fct_parcel_shipments)").fetchone()
     assert orders == sum(t["orders"] for t in truth)
     assert parcels == sum(t["released_inventories"] for t in truth)
+    # line_count: the lines of the order's winning version, as many as the staging view gives it.
+    counted, in_view, without_lines = conn.execute(
+        "select (select sum(line_count) from marts.fct_export_orders), "
+        "(select count(*) from staging.stg_customs__order_lines l "
+        " where exists (select 1 from marts.fct_export_orders f where f.order_guid = l.order_guid)), "
+        "(select count(*) from marts.fct_export_orders where line_count = 0)").fetchone()
+    assert counted == in_view > orders and without_lines == 0
     # Every document of the match is accounted for: orders, and the orphans the sandbox injected.
     manifest = [json.loads(line) for d in (cfg.start, cfg.end)
                 for line in (out / "_manifest" / f"defects_{d.isoformat()}.jsonl").read_text().splitlines()]

@@ -28,7 +28,10 @@ select
     o.freight,
     round(o.goods_value * case when cur.currency_iso = 'CNY' then 1 else fx.cny_per_unit end, 2) as goods_value_cny,
     round(o.goods_value * case when cur.currency_iso = 'CNY' then 1 else fx.cny_per_unit end / usd.cny_per_unit, 2) as goods_value_usd,
-    (select count(*) from {{ ref('stg_customs__order_lines') }} as l where l.order_guid = o.order_guid) as line_count,
+    -- The lines of this very version (stg_customs__order_lines' rows, counted in raw by the
+    -- head's batch and record: one index scan, not the view's latest-version check per order).
+    (select count(*) from {{ source('customs', 'ceb_order_list') }} as l
+     where l.head_guid = o.order_guid and l._batch_id = o._batch_id and l._record_no = o._record_no) as line_count,
     o._batch_id,
     o._source,
     o._loaded_at
