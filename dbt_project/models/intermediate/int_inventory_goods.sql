@@ -7,7 +7,7 @@
     materialized='incremental',
     incremental_strategy='append',
     indexes=[{'columns': ['inventory_guid']}],
-    pre_hook="{{ stage_incremental_scope('inventory_guid', inventory_document_changes()) }}",
+    pre_hook=["{{ stage_incremental_scope('inventory_guid', inventory_document_changes()) }}", "{{ full_build_plan_settings() }}"],
 ) }}
 
 select

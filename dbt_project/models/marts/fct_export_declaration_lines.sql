@@ -15,7 +15,7 @@
     materialized='incremental',
     incremental_strategy='append',
     indexes=[{'columns': ['inventory_guid']}],
-    pre_hook="{{ stage_incremental_scope('inventory_guid', declaration_line_scope()) }}",
+    pre_hook=["{{ stage_incremental_scope('inventory_guid', declaration_line_scope()) }}", "{{ full_build_plan_settings() }}"],
     post_hook="{{ ensure_index('export_date') }}",
 ) }}
 

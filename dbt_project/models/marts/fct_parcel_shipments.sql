@@ -11,7 +11,7 @@
     materialized='incremental',
     incremental_strategy='append',
     indexes=[{'columns': ['inventory_guid']}],
-    pre_hook="{{ stage_incremental_scope('inventory_guid', parcel_shipment_scope()) }}",
+    pre_hook=["{{ stage_incremental_scope('inventory_guid', parcel_shipment_scope()) }}", "{{ full_build_plan_settings() }}"],
 ) }}
 
 with parcels as (
