@@ -73,16 +73,11 @@
 
 {# Planner settings for the full build of a model over a whole history of customs documents.
    Joins of raw lines to the winning versions of their heads (three correlated columns) are
-   estimated at a row or two, so the planner nests loops over a month of lines (int_document_match,
-   a week at scale 0.3: 11-14 s with nested loops, 7-9 s without); and the sorts and hashes of a
-   month's documents (about a million rows each) spill to disk at the server's default work_mem
-   (4MB) in a dozen external merges. Full refreshes at scale 1, a month, alternated with the
-   server's defaults (docs/scaling.md): int_document_match 71.7 / 71.3 s -> 67.1 / 62.1 s,
-   fct_export_declaration_lines 83.8 / 67.5 -> 52.7 / 44.1, fct_parcel_shipments 38.3 / 36.8 ->
-   30.6 / 30.3, int_inventory_goods 15.9 / 16.7 -> 8.9 / 9.8 (int_inventory_release gained
-   nothing: 27.6 / 28.4 -> 28.4 / 28.0, and does not use them). Transaction-local; nothing on
-   an incremental run, whose scoped lookups want nested loops (incremental_plan_settings sets
-   its own after the scope is staged). #}
+   estimated at a row or two, so the planner nests loops over a month of lines; and the sorts and
+   hashes of a month's documents (a million rows each) spill to disk at the server's default
+   work_mem (4MB). Only the models whose full refresh these settings were measured to speed up use
+   them (docs/scaling.md, session 27). Transaction-local; nothing on an incremental run, whose
+   scoped lookups want nested loops (incremental_plan_settings sets its own). #}
 {% macro full_build_plan_settings() -%}
     {%- if this is not none and is_incremental() -%}
         select 1
