@@ -232,6 +232,29 @@ def cmd_celery_demo(args) -> int:
     return 0 if len(result.tasks_by_worker) >= min(2, args.workers) else 1
 
 
+def cmd_server_settings(args) -> int:
+    """The warehouse's server settings against the server's own; --apply sets them (ALTER SYSTEM)."""
+    from parkdw import warehouse
+
+    wanted = warehouse.server_settings()
+    with warehouse.connect(autocommit=True) as conn:
+        current = dict(conn.execute("select name, current_setting(name) from pg_settings where name = any(%s)",
+                                    (list(wanted),)).fetchall())
+        print(f"{warehouse.SERVER_SETTINGS_FILE} against {get_settings().warehouse().redacted()}:")
+        for name, value in wanted.items():
+            print(f"  {name:<22} {value:<8} (server: {current.get(name, 'unknown')})")
+        if not args.apply:
+            return 0
+        if not conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]:
+            print("--apply needs a superuser login (ALTER SYSTEM)", file=sys.stderr)
+            return 2
+        applied = warehouse.apply_server_settings(conn, wanted)
+    print(f"changed: {', '.join(applied['changed']) or 'nothing'}")
+    if applied["pending_restart"]:
+        print(f"restart the server to apply: {', '.join(applied['pending_restart'])}")
+    return 0
+
+
 def cmd_dbt(args) -> int:
     from parkdw import transform
 
@@ -325,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--broker", default=DEFAULT_BROKER,
                    help="Redis URL; when nothing answers there, a redis-server is started on a free loopback port")
     p.set_defaults(func=cmd_celery_demo)
+
+    p = sub.add_parser("server-settings", help="the warehouse's PostgreSQL settings (deploy/postgresql/warehouse.conf) "
+                                                "against the server's; --apply sets them")
+    p.add_argument("--apply", action="store_true", help="ALTER SYSTEM each setting and reload (a superuser login); "
+                                                        "prints which settings need a restart")
+    p.set_defaults(func=cmd_server_settings)
 
     p = sub.add_parser("dbt", help="run a dbt command against the warehouse (e.g. parkdw dbt build)")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments passed to dbt")

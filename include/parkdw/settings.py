@@ -320,12 +320,33 @@ def start_embedded_postgres(pgdata: Path) -> WarehouseParams:
 
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode=None)  # keep running and reuse it
+    _apply_embedded_server_settings(server)
     token_file = pgdata.parent / "embedded-password"
     if not token_file.exists():
         token_file.write_text(secrets.token_urlsafe(16))
         token_file.chmod(0o600)
     params = parse_connection(server.get_uri())
     return WarehouseParams(params.host, params.port, "postgres", token_file.read_text().strip(), "postgres")
+
+
+def _apply_embedded_server_settings(server) -> None:
+    """The warehouse's server settings (deploy/postgresql/warehouse.conf) on the embedded server:
+    set on its first start, or after the file changed; a restart, when one is needed, happens
+    then and only then (nothing else is connected to a server just created)."""
+    import logging
+
+    import psycopg
+    from pgserver._commands import pg_ctl
+
+    from parkdw import warehouse  # local import: warehouse imports this module
+
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        applied = warehouse.apply_server_settings(conn)
+    if applied["pending_restart"]:
+        logging.getLogger(__name__).warning("restarting the embedded PostgreSQL to apply %s",
+                                            ", ".join(applied["pending_restart"]))
+        # pg_ctl restart keeps the server's own options (socket directory, no TCP) from postmaster.opts.
+        pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=server.pgdata, user=server.system_user)
 
 
 def worker_hostname() -> str:

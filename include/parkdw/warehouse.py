@@ -12,7 +12,9 @@ local server); a deployment's database init script does the same once (deploy/wa
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import psycopg
@@ -200,6 +202,48 @@ def ensure_database(wh: WarehouseParams) -> None:
     with psycopg.connect(wh.with_dbname("postgres").conninfo, autocommit=True) as conn:
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(wh.dbname)))
     log.info("created database %s", wh.dbname)
+
+
+# The server settings the warehouse is sized for (bulk loads, full rebuilds): one file, which the
+# compose stack's server includes and apply_server_settings sets on any other server.
+SERVER_SETTINGS_FILE = settings_mod.REPO_ROOT / "deploy" / "postgresql" / "warehouse.conf"
+
+
+def server_settings(path: Path = SERVER_SETTINGS_FILE) -> dict[str, str]:
+    """name -> value from a postgresql.conf-style file (comments and blank lines skipped)."""
+    wanted = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"{path}:{number}: expected 'name = value', got {line!r}")
+        wanted[name.strip()] = value.strip().strip("'")
+    return wanted
+
+
+def apply_server_settings(conn: psycopg.Connection, wanted: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """Set the warehouse's server settings with ALTER SYSTEM (a superuser's connection in
+    autocommit) and reload. Returns which settings changed and which of them wait for a restart."""
+    wanted = server_settings() if wanted is None else wanted
+    before = dict(conn.execute("select name, setting from pg_settings where name = any(%s)", (list(wanted),)).fetchall())
+    unknown = sorted(set(wanted) - set(before))
+    if unknown:
+        raise ValueError(f"{SERVER_SETTINGS_FILE}: unknown server settings {unknown}")
+    pending_query = "select name from pg_settings where pending_restart and name = any(%s) order by 1"
+    already = dict(conn.execute("select name, setting from pg_file_settings "
+                                "where sourcefile like '%%postgresql.auto.conf' and error is null").fetchall())
+    if all(already.get(name) == value for name, value in wanted.items()):  # set before: nothing to reload
+        return {"changed": [], "pending_restart": [r[0] for r in conn.execute(pending_query, (list(wanted),))]}
+    for name, value in wanted.items():
+        conn.execute(sql.SQL("alter system set {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+    conn.execute("select pg_reload_conf()")
+    time.sleep(0.5)  # the postmaster re-reads the files and signals each backend, this one included
+    after = dict(conn.execute("select name, setting from pg_settings where name = any(%s)", (list(wanted),)).fetchall())
+    pending = [r[0] for r in conn.execute(pending_query, (list(wanted),))]
+    changed = sorted(n for n in wanted if after[n] != before[n] or n in pending)
+    return {"changed": changed, "pending_restart": pending}
 
 
 # Raw columns the dbt models look documents up by besides the document key: waybills find
