@@ -225,8 +225,8 @@ def test_the_whole_message_path_writes_what_the_record_path_reads(tmp_path, vari
     assert heads.records == heads.rows == (1 if variant == "plain" else len(ODD_VALUES)) and fast[1].records == 0
 
 
-@pytest.mark.parametrize("case", ["utf16", "gbk_unreadable", "comment", "bom_comment", "cdata", "pi", "bad_gcode",
-                                  "zero_qty", "unreadable_plus_qty", "not_well_formed", "too_large"])
+@pytest.mark.parametrize("case", ["utf16", "gbk_unreadable", "comment", "bom_comment", "cdata", "pi",
+                                  "foreign_namespace_document", "not_well_formed", "too_large"])
 def test_the_whole_message_path_leaves_every_odd_file_to_the_record_path(tmp_path, monkeypatch, case):
     xml = render_message("CEB603Message", guid(99), [inventory(guid(1)), inventory(guid(2))], TRANSFER)
     data = {
@@ -237,9 +237,9 @@ def test_the_whole_message_path_leaves_every_odd_file_to_the_record_path(tmp_pat
         "bom_comment": b"\xef\xbb\xbf" + xml.replace("<ceb:Inventory>", "<!-- c --><ceb:Inventory>", 1).encode(),
         "cdata": xml.replace("<ceb:gname>耳机</ceb:gname>", "<ceb:gname><![CDATA[耳机]]></ceb:gname>", 1).encode(),
         "pi": xml.replace("<ceb:Inventory>", "<?pi x?><ceb:Inventory>", 1).encode(),
-        "bad_gcode": xml.replace("<ceb:gcode>8517629900</ceb:gcode>", "<ceb:gcode>8517</ceb:gcode>", 1).encode(),
-        "zero_qty": xml.replace("<ceb:qty>2</ceb:qty>", "<ceb:qty>0.00</ceb:qty>", 1).encode(),
-        "unreadable_plus_qty": xml.replace("<ceb:qty>2</ceb:qty>", "<ceb:qty>+2</ceb:qty>", 1).encode(),
+        # A record to the record path (which rejects it), but no document to the stylesheets.
+        "foreign_namespace_document": xml.replace("<ceb:Inventory>", '<x:Inventory xmlns:x="urn:other">', 1)
+                                         .replace("</ceb:Inventory>", "</x:Inventory>", 1).encode(),
         "not_well_formed": xml[: len(xml) // 2].encode(),
         "too_large": xml.encode(),
     }[case]
@@ -319,3 +319,53 @@ def test_a_document_template_writes_what_render_document_writes():
         receipt.render(("G-3", "O3", "1.00", "142")), receipt.render(("G-4", None, "1.00", "142"))]
     with pytest.raises(ValueError, match="not XSD fields"):
         DocumentTemplate("CEB403Message", ("guid", "orderNumber"))
+
+
+@pytest.mark.parametrize("case", ["bad_gcode", "zero_qty", "plus_qty_and_bad_gcode", "every_document_bad",
+                                  "envelope_only", "odd_values_and_a_missing_field"])
+def test_a_message_with_rejected_documents_loads_the_rest_as_the_record_path_does(tmp_path, case):
+    """The whole-message path checks each document of a message that fails as a whole: it
+    rejects the very documents the record path rejects (same reason, field, raw text) and writes
+    the others' rows, numbered by their place in the message, as the record path reads them."""
+    docs = [inventory(guid(n)) for n in range(1, 6)]
+    xml = render_message("CEB603Message", guid(99), docs, TRANSFER)
+    bad_gcode = ("<ceb:gcode>8517629900</ceb:gcode>", "<ceb:gcode>8517</ceb:gcode>")
+
+    def in_document(text: str, n: int, old: str, new: str) -> str:  # the n-th document (1-based) only
+        at = 0
+        for _ in range(n):
+            at = text.index("<ceb:Inventory>", at) + 1
+        end = text.index("</ceb:Inventory>", at)
+        return text[:at] + text[at:end].replace(old, new, 1) + text[end:]
+
+    if case == "bad_gcode":
+        xml = in_document(xml, 2, *bad_gcode)
+    elif case == "zero_qty":
+        xml = in_document(xml, 4, "<ceb:qty>2</ceb:qty>", "<ceb:qty>0.00</ceb:qty>")
+    elif case == "plus_qty_and_bad_gcode":  # "+2" is a decimal the record path loads as it is
+        xml = in_document(in_document(xml, 1, "<ceb:qty>2</ceb:qty>", "<ceb:qty>+2</ceb:qty>"), 5, *bad_gcode)
+    elif case == "every_document_bad":
+        for n in range(1, 6):
+            xml = in_document(xml, n, *bad_gcode)
+    elif case == "envelope_only":  # the message is invalid, its documents are not: all load
+        xml = xml.replace("<ceb:dxpMode>DXP</ceb:dxpMode>", "", 1)
+    else:
+        xml = odd_message()
+        xml = in_document(xml, 3, "<ceb:gcode>8517629900</ceb:gcode>", "")
+    path = write(tmp_path, f"{case}.xml", xml)
+    record_path = list(read_ceb_file(path))
+    whole = list(read_ceb_message(path))
+    assert not any(isinstance(i, Row) for i in whole), "the documents that load go through the stylesheets"
+    rejected = [i for i in record_path if isinstance(i, Rejected)]
+    assert [i for i in whole if isinstance(i, Rejected)] == rejected
+    expected_rejected = {"bad_gcode": [2], "zero_qty": [4], "plus_qty_and_bad_gcode": [5],
+                         "every_document_bad": [1, 2, 3, 4, 5], "envelope_only": [],
+                         "odd_values_and_a_missing_field": [3]}[case]
+    assert [r.record_no for r in rejected] == expected_rejected
+    assert all(str(path) in r.reason and r.raw_text.startswith("<ceb:Inventory") and r.raw_text.endswith(">")
+               for r in rejected)
+    lines = [i for i in whole if isinstance(i, CopyLines)]
+    assert {c.table: c.text.decode().split("\n")[:-1] for c in lines} == as_copy_lines(
+        i for i in record_path if not isinstance(i, Rejected))
+    loaded = sum(1 for i in record_path if isinstance(i, RecordDone))
+    assert sum(c.records for c in lines) == loaded == (len(ODD_VALUES) if case.startswith("odd") else 5) - len(rejected)

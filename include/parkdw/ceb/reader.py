@@ -5,10 +5,12 @@ The reader walks it with lxml iterparse, validates each document against the off
 maps its head and list lines to rows and frees it, so memory stays flat however large the file.
 Hostile input is refused: DTDs and entities are neither loaded nor expanded, no network access.
 
-What the customs feed reads is read_ceb_message: a clean message of up to 16 MiB (plain UTF-8,
-valid against the XSD as a whole, every amount positive) is validated once and written by one
-XSLT per raw table straight to COPY text (CopyLines); any other file goes record by record
-through read_ceb_file, so what lands and what is quarantined is the same either way.
+What the customs feed reads is read_ceb_message: a message of up to 16 MiB in plain UTF-8 or
+GBK is parsed whole and written by one XSLT per raw table straight to COPY text (CopyLines).
+Valid against the XSD as a whole with every amount positive, it is validated once; otherwise
+each document is checked as the record path checks it, and those it rejects are rejected the
+same way and skipped by the XSLT. Any other file goes record by record through read_ceb_file,
+so what lands and what is quarantined is the same either way.
 """
 
 from __future__ import annotations
@@ -191,7 +193,7 @@ def _map_document(elem, kind: spec.EntityKind, xsd, record_no: int, message_guid
             # A known field where another was expected: the expected one is missing (or misplaced).
             field = expected.group(1)
         details = "; ".join(e.message for e in errors[:5])
-        raw_text = etree.tostring(elem, encoding="unicode")[:_MAX_RAW_TEXT]
+        raw_text = etree.tostring(elem, encoding="unicode", with_tail=False)[:_MAX_RAW_TEXT]
         yield Rejected(
             record_no=record_no,
             rule="xsd",
@@ -209,7 +211,7 @@ def _map_document(elem, kind: spec.EntityKind, xsd, record_no: int, message_guid
             record_no=record_no, rule="positive_amount", field=field, record_key=guid,
             reason=f"{source}: record {record_no} ({kind.entity} guid={guid}, line {elem.sourceline}): "
             f"field {field}: {value!r} must be greater than zero",
-            raw_text=etree.tostring(elem, encoding="unicode")[:_MAX_RAW_TEXT],
+            raw_text=etree.tostring(elem, encoding="unicode", with_tail=False)[:_MAX_RAW_TEXT],
         )
         return
     head_cols = spec.fields(kind.head)
@@ -251,6 +253,12 @@ def _rule_violation(elem, kind: spec.EntityKind) -> tuple[str, str] | None:
 
 MAX_FAST_BYTES = 16 << 20  # larger files stream record by record (bounded memory)
 _XSL_NS = "http://www.w3.org/1999/XSL/Transform"
+# Marks a rejected document in a message's tree: the stylesheets write no row for it, and the
+# documents after it keep their positions as record numbers. (A partner's document cannot carry
+# it: the XSD allows no attributes there, so such a document is rejected itself.)
+_SKIP_NS = "urn:parkdw:reader"
+_SKIP = f"{{{_SKIP_NS}}}skip"
+_KEPT = "[not(@parkdw:skip)]"
 _TAB = "<xsl:text>&#9;</xsl:text>"
 
 
@@ -334,9 +342,9 @@ def _stylesheet(kind: spec.EntityKind, table: str, escaped: bool, present: froze
              ("string($c)", "&#13;", "\\r")]  # backslashes first, then what stands for the others
     escape = "".join(f'<xsl:variable name="{name}">{rep.format(s=s, c=c, r=r)}</xsl:variable>'
                      for name, (s, c, r) in zip("abc", steps)) + rep.format(s=steps[3][0], c=steps[3][1], r=steps[3][2])
-    return f"""<xsl:stylesheet version="1.0" xmlns:xsl="{_XSL_NS}" xmlns:ceb="{spec.CEB_NS}">
+    return f"""<xsl:stylesheet version="1.0" xmlns:xsl="{_XSL_NS}" xmlns:ceb="{spec.CEB_NS}" xmlns:parkdw="{_SKIP_NS}">
 <xsl:output method="text" encoding="UTF-8"/>
-<xsl:template match="/"><xsl:for-each select="/*/ceb:{kind.entity}"><xsl:variable name="record" select="position()"/>{rows}</xsl:for-each></xsl:template>
+<xsl:template match="/"><xsl:for-each select="/*/ceb:{kind.entity}"><xsl:variable name="record" select="position()"/><xsl:if test="not(@parkdw:skip)">{rows}</xsl:if></xsl:for-each></xsl:template>
 {templates}
 <xsl:template name="escape"><xsl:param name="s"/>{escape}</xsl:template>
 <xsl:template name="replace"><xsl:param name="s"/><xsl:param name="c"/><xsl:param name="r"/><xsl:choose>
@@ -393,13 +401,13 @@ def _fast_kind(root_name: str) -> _FastKind | None:
     kind = spec.MESSAGE_ENTITIES[root_name]
     if not all(_plain_sequence(element) for element in (kind.head, kind.line) if element):
         return None
-    ns = {"ceb": spec.CEB_NS}
+    ns = {"ceb": spec.CEB_NS, "parkdw": _SKIP_NS}
     tables = []
     for table, columns in ((kind.head_table, spec.head_columns(kind)), (kind.line_table, spec.line_columns(kind))):
         if not table:
             continue
         element = kind.head if table == kind.head_table else kind.line
-        at = f"/*/ceb:{kind.entity}" + ("" if element == kind.entity else f"/ceb:{element}")
+        at = f"/*/ceb:{kind.entity}{_KEPT}" + ("" if element == kind.entity else f"/ceb:{element}")
         optional = tuple(f.name for f in spec.fields(element) if not f.required)
         counts = [f"count({at}/ceb:{name})" for name in optional]
         shape = None
@@ -408,7 +416,7 @@ def _fast_kind(root_name: str) -> _FastKind | None:
             shape = etree.XPath(f"concat({joined})" if len(counts) > 1 else f"string({counts[0]})", namespaces=ns)
         tables.append(_Table(table, len(columns), _xslt(_stylesheet(kind, table, False)),
                              _xslt(_stylesheet(kind, table, True)), optional, shape))
-    lines = etree.XPath(f"count(/*/ceb:{kind.entity}/ceb:{kind.line})" if kind.line else "0", namespaces=ns)
+    lines = etree.XPath(f"count(/*/ceb:{kind.entity}{_KEPT}/ceb:{kind.line})" if kind.line else "0", namespaces=ns)
     paths = []
     for element, names in POSITIVE_FIELDS.items():
         at = {kind.head: "" if kind.line is None else f"/ceb:{kind.head}", kind.line: f"/ceb:{kind.line}"}.get(element)
@@ -460,11 +468,16 @@ def _as_parsed(data: bytes) -> bytes | None:
     return None
 
 
-def fast_copy_lines(data: bytes) -> list[CopyLines] | None:
+def fast_copy_lines(data: bytes, source: str = "message") -> list[CopyLines | Rejected] | None:
     """A whole message's rows as COPY text per raw table, or None when the file must go record
-    by record: not plain XML in UTF-8 or GBK (see _as_parsed), not well-formed, not a supported message,
-    not valid against the XSD as a whole, or a document breaking a business rule. When this
-    returns lines, the record path would have loaded every document to exactly these rows."""
+    by record: not plain XML in UTF-8 or GBK (see _as_parsed), not well-formed, not a supported
+    message, or its documents not all in the CEB namespace. When this returns lines, the record
+    path would have loaded every document to exactly these rows.
+
+    A message not valid as a whole, or with a document breaking a business rule, is checked
+    document by document, as the record path checks it: each rejected document comes first, as
+    the record path rejects it (`source` names the file in the reason); the stylesheets then
+    write the others, numbered by their place in the message."""
     if len(data) > MAX_FAST_BYTES:
         return None
     data = _as_parsed(data)
@@ -478,9 +491,14 @@ def fast_copy_lines(data: bytes) -> list[CopyLines] | None:
     if root.tag != f"{{{spec.CEB_NS}}}{name}" or name not in spec.MESSAGE_ENTITIES or not root.get("guid"):
         return None  # (an empty guid would read as NULL)
     fast = _fast_kind(name)
-    if fast is None or not spec.schema().validate(root) or fast.not_positive(root):
+    if fast is None:
         return None
-    documents = len(root.findall(f"{{{spec.CEB_NS}}}{fast.kind.entity}"))
+    rejected: list[Rejected] = []
+    if not spec.schema().validate(root) or fast.not_positive(root):
+        rejected = _rejected_documents(root, fast.kind, source)
+        if rejected is None:
+            return None
+    documents = len(root.findall(f"{{{spec.CEB_NS}}}{fast.kind.entity}")) - len(rejected)
     result = []
     for t, rows in zip(fast.tables, (documents, int(fast.lines(root)))):
         table, width, plain = t.table, t.width, t.plain
@@ -498,19 +516,37 @@ def fast_copy_lines(data: bytes) -> list[CopyLines] | None:
             if text.count(b"\n") != rows or text.count(b"\t") != rows * (width + 1):
                 return None  # (cannot happen: each line is record, guid and the columns, escaped)
         result.append(CopyLines(table, text, rows, 0 if result else documents))  # (heads first)
-    return result
+    return rejected + result
+
+
+def _rejected_documents(root, kind: spec.EntityKind, source: str) -> list[Rejected] | None:
+    """The documents of a parsed message the record path would reject, rejected as it does
+    (_map_document), and marked for the stylesheets to skip; None when a document is not in the
+    CEB namespace (the record path counts it as a record, the stylesheets would not)."""
+    xsd, rejected, record_no, message_guid = spec.schema(), [], 0, root.get("guid")
+    for document in root:
+        if not isinstance(document.tag, str) or _local(document.tag) != kind.entity:
+            continue
+        if document.tag != f"{{{spec.CEB_NS}}}{kind.entity}":
+            return None
+        record_no += 1
+        if xsd.validate(document) and not _rule_violation(document, kind):
+            continue
+        rejected += _map_document(document, kind, xsd, record_no, message_guid, source)
+        document.set(_SKIP, "1")
+    return rejected
 
 
 def read_ceb_message(path: Path, source: str | None = None) -> Iterator[Row | RecordDone | Rejected | CopyLines]:
     """What read_ceb_file yields for a file, as loaded: the whole message as COPY text lines
     per raw table when the fast path can take it (fast_copy_lines), else record by record."""
     source = source or str(path)
-    lines = None
+    items = None
     if path.stat().st_size <= MAX_FAST_BYTES:
-        lines = fast_copy_lines(path.read_bytes())
-    if lines is None:
+        items = fast_copy_lines(path.read_bytes(), source)
+    if items is None:
         yield from read_ceb_file(path, source)
         return
-    for item in lines:
-        if item.rows:
+    for item in items:
+        if type(item) is Rejected or item.rows:
             yield item
