@@ -9,14 +9,6 @@
     end
 {%- endmacro %}
 
-{# The wall-clock time an ISO 8601 instant was written in (its local time, offset dropped). #}
-{% macro iso_local_timestamp(column) -%}
-    case
-        when {{ column }} ~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}'
-        then substr({{ column }}, 1, 19)::timestamp
-    end
-{%- endmacro %}
-
 {% macro iso_date(column) -%}
     case when {{ column }} ~ '^\d{4}-\d{2}-\d{2}$' then {{ column }}::date end
 {%- endmacro %}
