@@ -21,6 +21,7 @@ from parkdw.ingest.tracking_client import TrackingClient
 from parkdw.sandbox.api import TrackingApiServer
 from parkdw.sandbox.generate import DefectRates, SimulationConfig, simulate
 from parkdw.sandbox.tracking import TRACKING_DIR, load_events
+from parkdw.settings import get_settings
 from parkdw.transform import run_dbt
 
 # Cautious: the relationship tests of the customs facts (not built here) stay out.
@@ -345,3 +346,24 @@ def test_a_late_consignment_departure_reaches_parcels_without_their_own_departur
     incremental = contents(conn, "marts.fct_parcel_shipments", "inventory_guid")
     run_dbt([*build, "--full-refresh"])
     assert contents(conn, "marts.fct_parcel_shipments", "inventory_guid") == incremental
+
+    # The events' key is unique because the table's unique index enforces it; its test checks the
+    # index is there (reading the catalog, not 6.6 M rows on a month). Without it, the test fails.
+    index = conn.execute("""select indexrelid::regclass::text from pg_index
+                            where indrelid = 'staging.stg_logistics__tracking_events'::regclass
+                              and indisunique""").fetchone()[0]
+    conn.execute(f"drop index {index}")
+    conn.execute("create index events_key_not_unique on staging.stg_logistics__tracking_events (tracking_event_key)")
+    conn.commit()
+    test = ["test", "--select", "stg_logistics__tracking_events,test_name:enforced_unique"]
+    try:
+        assert run_dbt(test, check=False).returncode != 0
+        results = json.loads((get_settings().dbt_target_dir / "run_results.json").read_text())["results"]
+        assert [(r["unique_id"].split(".")[2], r["status"], r["failures"]) for r in results] == [
+            ("enforced_unique_stg_logistics__tracking_events_tracking_event_key", "fail", 1)]
+    finally:
+        conn.execute("drop index staging.events_key_not_unique")
+        conn.execute(f"create unique index {index.split('.')[-1]} on staging.stg_logistics__tracking_events "
+                     "(tracking_event_key)")
+        conn.commit()
+    assert run_dbt(test).returncode == 0
