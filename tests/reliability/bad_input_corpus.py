@@ -201,6 +201,8 @@ def write_corpus(root: Path, outside: Path) -> list[Case]:
         ("bad_date_feb30", "settlement_date", "2024-02-30"), ("us_date", "settlement_date", "11/11/2024"),
         ("no_offset_time", "transaction_time", "2024-11-11T10:00:00"), ("bad_currency", "currency", "US$"),
         ("currency_name", "currency", "DOLLAR"), ("lowercase_currency", "settlement_currency", "cny"),
+        # Digits of other scripts: Python's \d takes them, PostgreSQL's numeric cast does not.
+        ("arabic_indic_digits", "gross_amount", "١٢٣.٤٥"), ("full_width_digits", "fx_rate", "７.１"),
     ):
         pay(f"settlement_{name}.csv", csv_text(rows(2, **{column: value})), "quarantined", loaded=1, quarantined=1,
             rule="format", field=column)
@@ -277,6 +279,8 @@ def write_corpus(root: Path, outside: Path) -> list[Case]:
         ("event_sql_injection", event(9, description="'); drop table raw.tracking_event; --"), "loaded", None, None,
          ["'); drop table raw.tracking_event; --"]),
         ("event_boolean_code", event(10, event_code=True), "quarantined", "type", "event_code", []),
+        ("event_time_full_width_digits", event(11, event_time="２０２４-11-11T10:00:00+08:00"), "quarantined",
+         "format", "event_time", []),
     ]
     tracking = root / "_sandbox" / "tracking"
     tracking.mkdir(parents=True)

@@ -25,11 +25,13 @@ MAX_FIELD_CHARS = 10_000
 _MAX_RAW_TEXT = 1_000_000  # characters of a rejected record kept in quarantine
 csv.field_size_limit(64 * MAX_FIELD_CHARS)  # read an oversized field, so it is quarantined by record
 
-_DECIMAL = re.compile(r"-?\d+(\.\d+)?")  # what staging's to_numeric() casts
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}(:?\d{2})?)")
+# re.ASCII: \d is 0-9 only, what PostgreSQL casts; Python's own \d also takes other scripts'
+# digits (Arabic-Indic, full-width), which passed here and then could not be cast in staging.
+_DECIMAL = re.compile(r"-?\d+(\.\d+)?", re.ASCII)  # what staging's to_numeric() casts
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}(:?\d{2})?)", re.ASCII)
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_CURRENCY_PAIR = re.compile(r"(\d+)?[A-Z]{3}/CNY")
+_CURRENCY_PAIR = re.compile(r"(\d+)?[A-Z]{3}/CNY", re.ASCII)
 
 # The same formats as patterns that are exact without a calendar: days up to the 28th, hours and
 # offsets in range. A row whose typed values all match in one regex call passes; any other (a
@@ -82,7 +84,7 @@ def _all_surely_valid(formats: tuple[tuple[str, str], ...], columns: tuple[str, 
         return lambda values: True
     at = [columns.index(c) for c, _kind in formats]
     typed = operator.itemgetter(*at) if len(at) > 1 else (lambda values: (values[at[0]],))
-    match = re.compile("\x1f".join(f"(?:{_SURE_PATTERNS[kind]})" for _c, kind in formats)).fullmatch
+    match = re.compile("\x1f".join(f"(?:{_SURE_PATTERNS[kind]})" for _c, kind in formats), re.ASCII).fullmatch
 
     def valid(values) -> bool:
         typed_values = typed(values)
@@ -475,4 +477,4 @@ def _layout(feed: CsvFeed) -> re.Pattern:
             fields.append(value if c in feed.required else f"(?:{value})?")
         else:
             fields.append("[^,\n]+" if c in feed.required else "[^,\n]*")
-    return re.compile("(?:" + ",".join(fields) + "\n)*")
+    return re.compile("(?:" + ",".join(fields) + "\n)*", re.ASCII)
