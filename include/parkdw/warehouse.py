@@ -227,7 +227,11 @@ def apply_server_settings(conn: psycopg.Connection, wanted: dict[str, str] | Non
     """Set the warehouse's server settings with ALTER SYSTEM (a superuser's connection in
     autocommit) and reload. Returns which settings changed and which of them wait for a restart."""
     wanted = server_settings() if wanted is None else wanted
-    before = dict(conn.execute("select name, setting from pg_settings where name = any(%s)", (list(wanted),)).fetchall())
+
+    def running() -> dict[str, str]:
+        return dict(conn.execute("select name, setting from pg_settings where name = any(%s)", (list(wanted),)).fetchall())
+
+    before = running()
     unknown = sorted(set(wanted) - set(before))
     if unknown:
         raise ValueError(f"{SERVER_SETTINGS_FILE}: unknown server settings {unknown}")
@@ -240,7 +244,7 @@ def apply_server_settings(conn: psycopg.Connection, wanted: dict[str, str] | Non
         conn.execute(sql.SQL("alter system set {} = {}").format(sql.Identifier(name), sql.Literal(value)))
     conn.execute("select pg_reload_conf()")
     time.sleep(0.5)  # the postmaster re-reads the files and signals each backend, this one included
-    after = dict(conn.execute("select name, setting from pg_settings where name = any(%s)", (list(wanted),)).fetchall())
+    after = running()
     pending = [r[0] for r in conn.execute(pending_query, (list(wanted),))]
     changed = sorted(n for n in wanted if after[n] != before[n] or n in pending)
     return {"changed": changed, "pending_restart": pending}

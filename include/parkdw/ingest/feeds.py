@@ -27,7 +27,7 @@ csv.field_size_limit(64 * MAX_FIELD_CHARS)  # read an oversized field, so it is 
 
 # re.ASCII: \d is 0-9 only, what PostgreSQL casts; Python's own \d also takes other scripts'
 # digits (Arabic-Indic, full-width), which passed here and then could not be cast in staging.
-_DECIMAL = re.compile(r"-?\d+(\.\d+)?", re.ASCII)  # what staging's to_numeric() casts
+_DECIMAL = re.compile(r"-?\d+(\.\d+)?", re.ASCII)  # what staging casts to numeric as it is
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}(:?\d{2})?)", re.ASCII)
 _CURRENCY = re.compile(r"[A-Z]{3}")

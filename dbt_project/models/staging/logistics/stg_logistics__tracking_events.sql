@@ -12,10 +12,10 @@
 -- month's 6.6M rows was two fifths of the table, and nothing downstream reads it. The pre-hook
 -- drops that column from a table an older release built ('fail' still guards any other change).
 -- Times are cast as they are: the loader quarantines any event whose event_time or updated_at is
--- not an ISO 8601 instant with its offset (feeds.TRACKING's formats), so raw holds no other. The
--- regex check of each value here (the former iso_timestamptz) cost 9-10 s per column on the month's 6.6 M events.
--- A full build reads raw in one sequential pass and sorts it: the planner's choice, the event_id
--- index in order, read the heap at random (31-33 s against 21-23 s for the query on the month).
+-- not an ISO 8601 instant with its offset (feeds.TRACKING's formats), so raw holds no other; a
+-- regex check of each value here cost 9-10 s per column on the month's 6.6 M events. A full build
+-- reads raw in one sequential pass and sorts it: the planner's choice, the event_id index in
+-- order, read the heap at random (31-33 s against 21-23 s for the query on the month).
 {{ config(
     materialized='incremental',
     unique_key='tracking_event_key',
