@@ -173,29 +173,38 @@ def test_a_registry_change_reaches_the_dimension_facts_and_marts_incrementally(b
 
 
 def test_a_fact_line_lost_fails_the_reconciliation_even_when_the_cny_total_agrees(built):
-    """The fact's reconciliation with int_declaration_lines_cny compares rows as well as CNY: the
-    view's own not-null tests rely on the fact holding exactly its rows."""
+    """The fact's reconciliation with int_declaration_lines_cny (the GX check, per export date)
+    compares lines as well as CNY: the view's own not-null tests rely on the fact holding exactly
+    its rows."""
+    from parkdw.quality.validate import run_validation
+
     conn = built["conn"]
-    key, value = conn.execute("""select declaration_line_key, value_cny from marts.fct_export_declaration_lines
-                                 order by declaration_line_key limit 1""").fetchone()
-    other = conn.execute("select max(declaration_line_key) from marts.fct_export_declaration_lines").fetchone()[0]
+    # Two lines of one day, enterprise and trade mode: moving one's CNY to the other keeps every
+    # sum the other marts checks compare.
+    key, other, value, day = conn.execute(
+        """select a.declaration_line_key, b.declaration_line_key, a.value_cny, a.export_date
+           from marts.fct_export_declaration_lines as a
+           join marts.fct_export_declaration_lines as b
+             on (b.export_date, b.enterprise_key, b.trade_mode_key) = (a.export_date, a.enterprise_key, a.trade_mode_key)
+            and b.declaration_line_key > a.declaration_line_key
+           order by a.declaration_line_key, b.declaration_line_key limit 1""").fetchone()
     conn.execute("create temporary table held_lines as select * from marts.fct_export_declaration_lines "
                  "where declaration_line_key in (%s, %s)", (key, other))
-    select = ["test", "--select", "fct_export_declaration_lines,test_name:sums_equal", "--quiet"]
     try:
-        # One line gone, its CNY moved to another line: the total still agrees.
         conn.execute("delete from marts.fct_export_declaration_lines where declaration_line_key = %s", (key,))
         conn.execute("update marts.fct_export_declaration_lines set value_cny = value_cny + %s "
                      "where declaration_line_key = %s", (value, other))
         conn.commit()
-        assert run_dbt(select, check=False, record=False).returncode != 0
-        results = json.loads((get_settings().dbt_target_dir / "run_results.json").read_text())["results"]
-        failed = {r["unique_id"].split(".")[2]: r["failures"] for r in results if r["status"] == "fail"}
-        assert failed == {"sums_equal_fct_export_declaration_lines_value_cny__value_cny__ref_int_declaration_lines_cny___True": 1}
+        summary = run_validation("marts", run_key="fact-line-lost")
+        assert [r.check for r in summary.failed_blocking] == ["value_cny_reconciles_with_staging"]
+        [differs] = summary.failed_blocking[0].unexpected_sample
+        assert str(differs["export_date"]) == str(day)
+        assert Decimal(str(differs["marts_cny"])) == Decimal(str(differs["staging_cny"]))
+        assert int(differs["marts_lines"]) == int(differs["staging_lines"]) - 1
     finally:
         # Both lines back as they were, whatever step failed.
         conn.rollback()
         conn.execute("delete from marts.fct_export_declaration_lines where declaration_line_key in (%s, %s)", (key, other))
         conn.execute("insert into marts.fct_export_declaration_lines select * from held_lines")
         conn.commit()
-    assert run_dbt(select, record=False).returncode == 0
+    assert run_validation("marts", run_key="fact-lines-restored").failed_blocking == []

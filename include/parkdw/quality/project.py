@@ -224,13 +224,17 @@ SUITES: list[dict] = [
          fk("hs_product_key", "dim_hs_product", "hs_product_key"),
          fk("port_key", "dim_customs_port", "port_key"),
          fk("route_key", "dim_logistics_route", "route_key"),
+         # The fact is built incrementally from the view: the same lines and CNY per day prove it
+         # holds exactly the view's rows (so its not-null tests cover the view). The one check that
+         # recomputes the view over every line: dbt's build no longer does it too.
          sql("value_cny_reconciles_with_staging", CRITICAL,
-             "CNY per export date equals staging's int_declaration_lines_cny to the fen",
+             "lines and CNY per export date equal staging's int_declaration_lines_cny, to the line and the fen",
              "select coalesce(m.export_date, s.export_date) as export_date, m.value_cny as marts_cny, "
-             "s.value_cny as staging_cny from (select export_date, sum(value_cny) as value_cny from {batch} as b "
-             "group by 1) as m full join (select export_date, sum(value_cny) as value_cny from "
-             "staging.int_declaration_lines_cny group by 1) as s on s.export_date = m.export_date "
-             "where m.value_cny is distinct from s.value_cny"),
+             "s.value_cny as staging_cny, m.lines as marts_lines, s.lines as staging_lines "
+             "from (select export_date, sum(value_cny) as value_cny, count(*) as lines from {batch} as b "
+             "group by 1) as m full join (select export_date, sum(value_cny) as value_cny, count(*) as lines "
+             "from staging.int_declaration_lines_cny group by 1) as s on s.export_date = m.export_date "
+             "where m.value_cny is distinct from s.value_cny or m.lines is distinct from s.lines"),
      ]},
     {"name": "marts.mart_export_volume_daily", "layer": "marts", "table": ("marts", "mart_export_volume_daily"),
      "expectations": [
