@@ -194,21 +194,25 @@ class ApiEventsFeed:
 
     def rows(self, events: list, source: str) -> Iterator[Row | RecordDone | Rejected]:
         columns, table = self.columns, self.table
-        required = [self.columns.index(c) for c in self.required]
+        at = [self.columns.index(c) for c in self.required]
+        required = operator.itemgetter(*at) if len(at) > 1 else (lambda values: tuple(values[i] for i in at))
         formatted = [(self.columns.index(c), FORMATS[f][0]) for c, f in self.formats]
+        surely_valid = _all_surely_valid(self.formats, self.columns)
         for record_no, event in enumerate(events, start=1):
             if type(event) is dict:
                 # The usual event, accepted in one pass: all text, required values there, short
-                # enough, no NUL, formats hold. Anything else takes the checks below, which name
-                # the field (and only then is the event serialised for the quarantine).
+                # enough, no NUL, formats hold (surely, by one regex call for all of them, else
+                # value by value). Anything else takes the checks below, which name the field
+                # (and only then is the event serialised for the quarantine).
                 values = tuple(map(event.get, columns))
                 try:
                     text = "".join([v for v in values if v is not None])
                 except TypeError:
                     text = None
                 if (text is not None and len(text) <= MAX_FIELD_CHARS and "\x00" not in text
-                        and all(values[i] for i in required) and all(check(values[i]) for i, check in formatted
-                                                                    if values[i] is not None)):
+                        and all(required(values))
+                        and (surely_valid(values) or all(check(values[i]) for i, check in formatted
+                                                         if values[i] is not None))):
                     yield Row(table, values, record_no)
                     yield RecordDone(record_no)
                     continue

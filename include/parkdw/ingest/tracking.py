@@ -29,6 +29,18 @@ def _iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _before(event, until: datetime) -> bool:
+    """Whether an event was updated before `until`. One whose updated_at is missing or no ISO
+    instant counts as before: it is read, and the feed's checks quarantine it."""
+    value = event.get("updated_at") if type(event) is dict else None
+    if type(value) is not str:
+        return True
+    try:
+        return _iso(value) < until
+    except (ValueError, TypeError):  # (TypeError: a time without its offset)
+        return True
+
+
 def read_watermark(conn: psycopg.Connection, feed: str = TRACKING.name) -> dict:
     row = conn.execute(
         f"select updated_since, last_updated_at, last_event_id, next_cursor from {SCHEMA_AUDIT}.api_watermark "
@@ -68,23 +80,29 @@ def ingest_tracking(
     # closing(): a page the client asked for ahead is dropped before this returns or raises.
     with closing(client.pages(updated_since, state["cursor"], page_size)) as pages:
         for page in pages:
-            fresh, reached_until = [], False
-            for event in page.events:
-                key = (event.get("updated_at"), event.get("event_id"))
-                if until is not None and isinstance(key[0], str) and _iso(key[0]) >= until:
-                    reached_until = True
-                    break
-                if last_key is None or not all(isinstance(k, str) for k in key) or key > last_key:
-                    fresh.append(event)
+            events, reached_until = page.events, False
+            # Pages come in updated_at order, so only a page whose last event is not before
+            # `until` holds the first one that is not: the events from there on are left.
+            if until is not None and events and not _before(events[-1], until):
+                cut = next(n for n, event in enumerate(events) if not _before(event, until))
+                events, reached_until = events[:cut], True
+            # Events at or before the last loaded key were loaded already (a resumed run).
+            fresh, newest = [], last_key
+            for event in events:
+                if type(event) is dict:
+                    key = (event.get("updated_at"), event.get("event_id"))
+                    if type(key[0]) is str and type(key[1]) is str:
+                        if last_key is not None and key <= last_key:
+                            continue
+                        if newest is None or key > newest:
+                            newest = key
+                fresh.append(event)  # (an event without a usable key: the feed's checks quarantine it)
             with conn.transaction():
                 if fresh:
                     result = load_source(conn, TRACKING.name, page.url, page.sha256,
                                          lambda: TRACKING.rows(fresh, page.url), lambda: b"", interval)
                     summary.batches.append(result)
-                keys = [(e["updated_at"], e["event_id"]) for e in fresh if isinstance(e, dict)
-                        and isinstance(e.get("updated_at"), str) and isinstance(e.get("event_id"), str)]
-                if keys:
-                    last_key = max([last_key, *keys] if last_key else keys)
+                last_key = newest
                 done = reached_until or not page.has_more
                 if done and last_key:
                     updated_since = last_key[0]
