@@ -49,7 +49,7 @@ left join {{ ref('int_fx_rates_daily') }} as fx
 left join {{ ref('int_fx_rates_daily') }} as usd
     on usd.currency_iso = 'USD' and usd.calendar_date = h.export_date
 cross join lateral (
-    select sum({{ to_numeric('s.qty') }}) as list_quantity
+    select sum({{ ceb_decimal('s.qty') }}) as list_quantity
     from {{ source('customs', 'ceb_inventory_list') }} as s
     where s.head_guid = l.inventory_guid and s._batch_id = l._batch_id and s._record_no = l._record_no
 ) as q

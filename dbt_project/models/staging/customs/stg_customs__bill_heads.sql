@@ -8,7 +8,7 @@ select
     b.customs_code,
     b.logistics_code,
     {{ ceb_timestamp('b.app_time') }} as declared_at,
-    {{ to_numeric('b.gross_weight') }} as gross_weight_kg,
+    {{ ceb_decimal('b.gross_weight') }} as gross_weight_kg,
     b.msg_count::integer as message_count,
     b.msg_seq_no::integer as message_seq_no,
     b._batch_id,

@@ -6,9 +6,9 @@ select
     l.item_name,
     l.unit as unit_code,
     l.currency as currency_code,
-    {{ to_numeric('l.qty') }} as quantity,
-    {{ to_numeric('l.price') }} as unit_price,
-    {{ to_numeric('l.total_price') }} as total_price,
+    {{ ceb_decimal('l.qty') }} as quantity,
+    {{ ceb_decimal('l.price') }} as unit_price,
+    {{ ceb_decimal('l.total_price') }} as total_price,
     l._batch_id,
     o._source  -- (the head row of the same batch)
 from {{ source('customs', 'ceb_order_list') }} as l

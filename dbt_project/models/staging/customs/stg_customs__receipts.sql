@@ -6,7 +6,7 @@ select
     r.order_no,
     r.pay_code,
     r.pay_no,
-    {{ to_numeric('r.charge') }} as charge,
+    {{ ceb_decimal('r.charge') }} as charge,
     r.currency as currency_code,
     {{ ceb_timestamp('r.accounting_date') }} as paid_at,
     {{ ceb_timestamp('r.app_time') }} as declared_at,
