@@ -249,7 +249,7 @@ def test_data_docs_show_the_latest_validation_runs(chain, wh, tmp_path):
         # Links are URL-encoded (Airflow run ids carry ':' and '+').
         assert quote(f"validations/{result_id}.html") in html and page.exists(), result_id
     fact_page = next(index.parent.glob("validations/marts/fct_export_declaration_lines/*/*/*.html")).read_text()
-    assert "CNY per export date equals staging" in fact_page  # the check's description, as rendered
+    assert "lines and CNY per export date equal staging" in fact_page  # the check's description, as rendered
 
 
 def test_cosmos_tasks_recorded_their_dbt_results(chain, wh):
