@@ -17,8 +17,9 @@
    the loader quarantines a record whose value breaks its format (feeds.SETTLEMENTS' formats:
    ASCII digits, a date, an instant with its offset, or empty, which is NULL), so raw holds no
    other; a regex per value cost about a second per column on the month's 1.2 M records.
-   An anti-join, not DISTINCT ON: a filter on the result reaches the raw scan. `where` filters the raw rows (the latest version of a record
-   must pass it to be kept, so filter on what every version of a record shares). #}
+   An anti-join, not DISTINCT ON: a filter on the result reaches the raw scan. `where` filters
+   the raw rows (the latest version of a record must pass it to be kept, so filter on what every
+   version of a record shares). #}
 {% macro settlement_records(where='true') -%}
     select
         p.record_id,

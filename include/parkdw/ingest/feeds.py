@@ -78,12 +78,19 @@ FORMATS: dict[str, tuple[Callable[[str], bool], str]] = {
 }
 
 
+def _tuple_getter(indexes: list[int]) -> Callable[[tuple], tuple]:
+    """operator.itemgetter of these indexes, returning a tuple for one index or none too (an
+    itemgetter of one index returns the value itself, and takes no fewer)."""
+    if len(indexes) < 2:
+        return lambda values: tuple(values[i] for i in indexes)
+    return operator.itemgetter(*indexes)
+
+
 def _all_surely_valid(formats: tuple[tuple[str, str], ...], columns: tuple[str, ...]):
     """One call per row: whether every typed value is surely valid (False means: check each)."""
     if not formats:
         return lambda values: True
-    at = [columns.index(c) for c, _kind in formats]
-    typed = operator.itemgetter(*at) if len(at) > 1 else (lambda values: (values[at[0]],))
+    typed = _tuple_getter([columns.index(c) for c, _kind in formats])
     match = re.compile("\x1f".join(f"(?:{_SURE_PATTERNS[kind]})" for _c, kind in formats), re.ASCII).fullmatch
 
     def valid(values) -> bool:
@@ -194,8 +201,7 @@ class ApiEventsFeed:
 
     def rows(self, events: list, source: str) -> Iterator[Row | RecordDone | Rejected]:
         columns, table = self.columns, self.table
-        at = [self.columns.index(c) for c in self.required]
-        required = operator.itemgetter(*at) if len(at) > 1 else (lambda values: tuple(values[i] for i in at))
+        required = _tuple_getter([self.columns.index(c) for c in self.required])
         formatted = [(self.columns.index(c), FORMATS[f][0]) for c, f in self.formats]
         surely_valid = _all_surely_valid(self.formats, self.columns)
         for record_no, event in enumerate(events, start=1):
@@ -397,8 +403,7 @@ def read_csv_file(feed: CsvFeed, path: Path, source: str) -> Iterator[Row | Copy
             width = len(header)
             key_at = feed.columns.index(feed.key)
             required = [(i, c) for i, c in enumerate(feed.columns) if c in feed.required]
-            # (the first index twice: an itemgetter of two or more always returns a tuple)
-            required_values = operator.itemgetter(*(i for i, _c in required), required[0][0])
+            required_values = _tuple_getter([i for i, _c in required])
             layout = _layout(feed) if tuple(header) == feed.columns else None
             table = feed.table
             checks = [(feed.columns.index(c), c, *FORMATS[kind]) for c, kind in feed.formats]
