@@ -1,6 +1,7 @@
 -- Released inventory lines with values converted to CNY at the central parity of the export
 -- date, falling back to the previous business day's rate when that day has none, and to USD.
--- A view the facts filter by key: no window or aggregate, so the filter reaches the raw scans.
+-- A view the facts filter by key: no window, and its one aggregate is grouped by the key, so the
+-- filter reaches the raw scans.
 {{ config(materialized='view', post_hook=[]) }}
 
 select
@@ -48,9 +49,12 @@ left join {{ ref('int_fx_rates_daily') }} as fx
     on fx.currency_iso = cur.currency_iso and fx.calendar_date = h.export_date
 left join {{ ref('int_fx_rates_daily') }} as usd
     on usd.currency_iso = 'USD' and usd.calendar_date = h.export_date
-cross join lateral (
-    select sum({{ ceb_decimal('s.qty') }}) as list_quantity
+-- The list's quantity: its version's lines in raw, grouped by the key they join on, so a key
+-- filter still reaches the raw scan; a full build groups them once (a sum per line by index:
+-- the fact's full build 33.4-34.5 s against 31.0 s).
+left join (
+    select s.head_guid, s._batch_id, s._record_no, sum({{ ceb_decimal('s.qty') }}) as list_quantity
     from {{ source('customs', 'ceb_inventory_list') }} as s
-    where s.head_guid = l.inventory_guid and s._batch_id = l._batch_id and s._record_no = l._record_no
-) as q
+    group by s.head_guid, s._batch_id, s._record_no
+) as q on q.head_guid = l.inventory_guid and q._batch_id = l._batch_id and q._record_no = l._record_no
 where r.released_at is not null

@@ -6,6 +6,9 @@
 -- the watermark (all of a number's journeys, so journey_seq stays right when an earlier journey's
 -- events come late), and of the consignments with a transport event loaded since (their
 -- departure). Rebuilt over all events each day, it grouped the whole tracking history daily.
+-- A full build reads the events in one sequential pass and sorts them: the planner walked the
+-- events' logistics_no index in order instead, reading the heap at random (37-39 s against 17 s
+-- for the query on the month's 6.6 M events).
 {{ config(
     materialized='incremental',
     unique_key='parcel_journey_key',
@@ -13,6 +16,7 @@
     on_schema_change='fail',
     indexes=[{'columns': ['parcel_journey_key'], 'unique': True}, {'columns': ['logistics_no']},
              {'columns': ['consignment_no']}],
+    pre_hook="{{ full_build_plan_settings(sequential_scan=true) }}",
 ) }}
 
 with
