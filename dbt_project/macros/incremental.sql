@@ -78,8 +78,8 @@
    work_mem (4MB). Only the models whose full refresh these settings were measured to speed up use
    them (docs/scaling.md, sessions 27 and 30). sequential_scan: read whole tables in one pass,
    never in an index's order (the tracking events: the planner walked the event_id index, which
-   reads the heap at random). Transaction-local; nothing on an incremental run, whose scoped lookups want
-   nested loops and indexes (incremental_plan_settings sets its own). #}
+   reads the heap at random). Transaction-local; nothing on an incremental run, whose scoped
+   lookups want nested loops and indexes (incremental_plan_settings sets its own). #}
 {% macro full_build_plan_settings(sequential_scan=false) -%}
     {%- if this is not none and is_incremental() -%}
         select 1
