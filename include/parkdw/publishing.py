@@ -10,6 +10,7 @@ with a leading apostrophe; the Parquet file keeps the value as stored.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from datetime import datetime, timezone
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 # Besides every mart_* table: the fact and the enterprise dimension partners already read.
 EXTRA_EXPORTS = ("fct_export_declaration_lines", "dim_enterprise")
 PRIVATE_SCHEMAS = (SCHEMA_RAW, SCHEMA_STAGING, SCHEMA_AUDIT)
-FETCH_ROWS = 20_000
 TEXT_TYPES = ("text", "character varying", "character")
 # OWASP's CSV-injection rule: these first characters make a spreadsheet evaluate the cell.
 FORMULA_START = r"^[-=+@\t\r]"  # a PostgreSQL regular expression
@@ -129,34 +129,83 @@ def _csv_select_list(columns: list[tuple[str, str]]) -> sql.Composable:
     return sql.SQL(", ").join(items)
 
 
-def _write_csv(conn, table: str, columns, path: Path) -> None:
-    # Ordered by the stored values (t.*), as the Parquet file is, not by the guarded output columns.
+def _csv_copy(table: str, columns, select_list: sql.Composable) -> sql.Composable:
+    """COPY of the table's rows as CSV with a header, ordered by the stored values (t.*), not by
+    the output columns (a guarded or reformatted text), so both exports hold the same order."""
     order = sql.SQL(", ").join(sql.Identifier("t", c) for c, _ in columns)
-    query = sql.SQL("copy (select {} from {}.{} as t order by {}) to stdout with (format csv, header)").format(
-        _csv_select_list(columns), sql.Identifier(SCHEMA_MARTS), sql.Identifier(table), order)
+    return sql.SQL("copy (select {} from {}.{} as t order by {}) to stdout with (format csv, header)").format(
+        select_list, sql.Identifier(SCHEMA_MARTS), sql.Identifier(table), order)
+
+
+def _write_csv(conn, table: str, columns, path: Path) -> None:
+    query = _csv_copy(table, columns, _csv_select_list(columns))
     with open(path, "wb") as f, conn.cursor().copy(query) as copy:
         for chunk in copy:
             f.write(chunk)
 
 
-def _write_parquet(conn, table: str, order: sql.Composable, columns, path: Path) -> int:
+class _CopyStream(io.RawIOBase):
+    """A COPY TO STDOUT's chunks as a binary file, for pyarrow's CSV reader."""
+
+    def __init__(self, copy) -> None:
+        self._chunks, self._pending = iter(copy), memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n], self._pending = self._pending[:n], self._pending[n:]
+        return n
+
+
+def _parquet_select_list(schema) -> sql.Composable:
+    """The columns as the Parquet export reads them from CSV: times spelled one way (ISO 8601,
+    UTC with its Z) whatever the session's DateStyle and TimeZone."""
     import pyarrow as pa
+
+    items = []
+    for field in schema:
+        col = sql.Identifier(field.name)
+        if pa.types.is_timestamp(field.type):
+            zone = sql.SQL(" at time zone 'UTC'") if field.type.tz else sql.SQL("")
+            suffix = '"Z"' if field.type.tz else ""
+            items.append(sql.SQL("to_char({c}{z}, {f}) as {c}").format(
+                c=col, z=zone, f=sql.Literal('YYYY-MM-DD"T"HH24:MI:SS.US' + suffix)))
+        elif pa.types.is_date(field.type):
+            items.append(sql.SQL("to_char({c}, 'YYYY-MM-DD') as {c}").format(c=col))
+        else:
+            items.append(col)
+    return sql.SQL(", ").join(items)
+
+
+def _write_parquet(conn, table: str, columns, path: Path) -> int:
+    """The table as Parquet: PostgreSQL writes it as CSV (COPY) and pyarrow's CSV reader turns
+    the text into the schema's types in C++, exact decimals included. Fetching the rows as Python
+    objects took 35-37 s of client CPU for the scale-1 month's exports, this 16 s (1.28 M rows).
+    A NULL is an empty field, an empty text a quoted one."""
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     schema = _arrow_schema(conn, table, columns)
+    query = _csv_copy(table, columns, _parquet_select_list(schema))
+    options = pacsv.ConvertOptions(
+        column_types={f.name: f.type for f in schema}, true_values=["t"], false_values=["f"],
+        null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False)
     rows = 0
-    with conn.cursor(name=f"export_{table}") as cur, pq.ParquetWriter(path, schema) as writer:
-        cur.execute(sql.SQL("select * from {}.{} order by {}").format(
-            sql.Identifier(SCHEMA_MARTS), sql.Identifier(table), order))
-        while batch := cur.fetchmany(FETCH_ROWS):
-            arrays = []
-            for i, field in enumerate(schema):
-                values = [r[i] for r in batch]
-                if pa.types.is_string(field.type):
-                    values = [None if v is None else str(v) for v in values]
-                arrays.append(pa.array(values, type=field.type))
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-            rows += len(batch)
+    with conn.cursor().copy(query) as copy, pq.ParquetWriter(path, schema) as writer:
+        reader = pacsv.open_csv(io.BufferedReader(_CopyStream(copy), 1 << 20),
+                                read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=False),
+                                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                                convert_options=options)
+        for batch in reader:
+            writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
+            rows += batch.num_rows
     return rows
 
 
@@ -172,10 +221,9 @@ def write_exports(conn: psycopg.Connection, out_dir: Path, validation: str) -> d
                 "validation": validation, "csv_text_guard": CSV_TEXT_GUARD, "tables": {}}
     for table in export_tables(conn):
         columns = _columns(conn, table)
-        order = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
         csv_path, parquet_path = out_dir / f"{table}.csv", out_dir / f"{table}.parquet"
         _write_csv(conn, table, columns, csv_path)
-        rows = _write_parquet(conn, table, order, columns, parquet_path)
+        rows = _write_parquet(conn, table, columns, parquet_path)
         manifest["tables"][table] = {
             "rows": rows, "columns": [c for c, _ in columns],
             "file": csv_path.name, "sha256": sha256_of(csv_path),
