@@ -44,3 +44,28 @@ def test_volume_band_flags_a_day_far_from_its_trailing_28_day_median(wh):
         total, *values = row  # each row of a check carries the number of rows (project.counted_query)
         assert total == 1 and values[0].isoformat() == "2024-10-29" and values[3] == 28 and values[4] == 1000
         assert len(flagged(20, 1000)) == 1  # a third of the usual lines, same value: flagged too
+
+
+def test_whole_table_layers_run_with_full_build_planner_settings_and_raw_days_without(wh):
+    """The GX data source's sessions: staging and marts checks read whole tables with nested
+    loops off (as dbt's full builds), raw day batches keep the server's settings (their batch
+    index, in a nested loop)."""
+    import dataclasses
+
+    import sqlalchemy as sa
+
+    from parkdw.quality.validate import WHOLE_TABLE_OPTIONS, sqlalchemy_url
+
+    names = ("enable_nestloop", "work_mem")
+    with warehouse.connect(warehouse=wh) as conn:
+        server = tuple(conn.execute(f"show {name}").fetchone()[0] for name in names)
+    socket_style = dataclasses.replace(wh, host="/tmp/nowhere")
+    assert sqlalchemy_url(socket_style, "-c a=b").count("?") == 1  # options joined to ?host=...
+    for options, expected in ((None, server), (WHOLE_TABLE_OPTIONS, ("off", "64MB"))):
+        engine = sa.create_engine(sqlalchemy_url(wh, options))
+        try:
+            with engine.connect() as connection:
+                settings = tuple(connection.execute(sa.text(f"show {name}")).scalar() for name in names)
+        finally:
+            engine.dispose()
+        assert settings == expected, options
