@@ -12,6 +12,8 @@ select
     b._source  -- (the head row of the same batch)
 from {{ source('customs', 'ceb_way_bill_list') }} as l
 inner join {{ ref('stg_customs__bill_heads') }} as b
-    on b.bill_guid = l.head_guid
-   and b._batch_id = l._batch_id
+    -- A line's batch and record number name its head's row (the loader numbers a message's
+    -- documents, lines with their document); the guid as a third join column made the planner
+    -- multiply three selectivities to an estimate of one row, and choose nested loops.
+    on b._batch_id = l._batch_id
    and b._record_no = l._record_no

@@ -22,6 +22,8 @@ select
     l._loaded_at
 from {{ source('customs', 'ceb_inventory_list') }} as l
 inner join {{ ref('stg_customs__inventory_heads') }} as h
-    on h.inventory_guid = l.head_guid
-   and h._batch_id = l._batch_id
+    -- A line's batch and record number name its head's row (the loader numbers a message's
+    -- documents, lines with their document); the guid as a third join column made the planner
+    -- multiply three selectivities to an estimate of one row, and choose nested loops.
+    on h._batch_id = l._batch_id
    and h._record_no = l._record_no

@@ -13,6 +13,8 @@ select
     o._source  -- (the head row of the same batch)
 from {{ source('customs', 'ceb_order_list') }} as l
 inner join {{ ref('stg_customs__orders') }} as o
-    on o.order_guid = l.head_guid
-   and o._batch_id = l._batch_id
+    -- A line's batch and record number name its head's row (the loader numbers a message's
+    -- documents, lines with their document); the guid as a third join column made the planner
+    -- multiply three selectivities to an estimate of one row, and choose nested loops.
+    on o._batch_id = l._batch_id
    and o._record_no = l._record_no
