@@ -201,7 +201,8 @@ def _write_parquet(conn, table: str, columns, path: Path) -> int:
     with conn.cursor().copy(query) as copy, pq.ParquetWriter(path, schema) as writer:
         reader = pacsv.open_csv(io.BufferedReader(_CopyStream(copy), 1 << 20),
                                 read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=False),
-                                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                                # (a one-column table's NULL is an empty line)
+                                parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
                                 convert_options=options)
         for batch in reader:
             writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)

@@ -58,6 +58,8 @@ def test_parquet_export_keeps_every_type_null_and_empty_text_exactly(conn, tmp_p
     ]
     with conn.cursor() as cur:
         cur.executemany("insert into marts.mart_typed values (%s, %s, %s, %s, %s, %s, %s)", rows)
+    conn.execute("create table marts.mart_one_column (note text)")
+    conn.execute("insert into marts.mart_one_column values (null), (''), ('x')")
     conn.commit()
 
     write_exports(conn, tmp_path, "passed")
@@ -72,3 +74,5 @@ def test_parquet_export_keeps_every_type_null_and_empty_text_exactly(conn, tmp_p
     assert [r["flag"] for r in exported] == [True, None, False]
     assert [r["big"] for r in exported] == [9_007_199_254_740_993, None, -1]
     assert [r["amount"] for r in exported] == [Decimal("123456789012345678.000001"), None, Decimal("-0.100000")]
+    # A one-column table's NULL is an empty CSV line, its empty text a quoted "": both kept.
+    assert pq.read_table(tmp_path / "mart_one_column.parquet").to_pydict() == {"note": ["", "x", None]}  # NULLs last
